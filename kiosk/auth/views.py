@@ -1,0 +1,298 @@
+"""Sign-in on shared terminals (names and PIN pad; password at the hub), sign-out, my account,
+and the people pages where facilitators and admins create accounts and reset PINs.
+
+Imports its own models and forms, ``kiosk.auth.access``, ``kiosk.data`` and ``kiosk.i18n``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import refresh
+
+from ..data import get_db, utcnow
+from ..errors import ValidationError
+from ..i18n import _, _l, current_language, ngettext
+from . import forms, models
+from .access import (
+    GRANTABLE,
+    can_manage,
+    idle_message,
+    idle_seconds,
+    load_user,
+    node_only,
+    permission_required,
+    safe_next,
+    signin_required,
+)
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+bp.before_app_request(load_user)
+
+ROLE_LABELS = {
+    "villager": _l("Villager"),
+    "facilitator": _l("Facilitator"),
+    "cooperative": _l("Cooperative member"),
+    "admin": _l("Centre admin"),
+    "regional": _l("Regional staff"),
+}
+
+
+@bp.app_template_global()
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+def _with_avatar(account: dict) -> dict:
+    account["initials"] = models.initials(account["name"])
+    account["colour"] = models.colour(account["id"])
+    return account
+
+
+def _settings() -> dict:
+    c = current_app.config
+    return {"max_failures": c["PIN_MAX_FAILURES"], "lock_minutes": c["PIN_LOCK_MINUTES"]}
+
+
+def _locked_message(until: str) -> str:
+    left = dt.datetime.fromisoformat(until) - utcnow()
+    minutes = max(1, math.ceil(left.total_seconds() / 60))
+    return ngettext(
+        "Too many wrong tries. This account is locked for %(num)d minute. "
+        "A facilitator can give you a new PIN.",
+        "Too many wrong tries. This account is locked for %(num)d minutes. "
+        "A facilitator can give you a new PIN.", minutes)
+
+
+def _begin_session(account: dict):
+    """Start a fresh session (never reusing the guest's) and go where the person was headed."""
+    guest_language = current_language()
+    db = get_db()
+    if not account["lang"]:
+        models.set_language(db, account["id"], guest_language, utcnow())
+    session.clear()
+    session["sid"] = models.start_session(db, account["id"], utcnow())
+    return redirect(safe_next(request.values.get("next")) or url_for("home.index"))
+
+
+@bp.get("/signin")
+def signin():
+    if current_app.config["ROLE"] == "hub":
+        return password()
+    query = request.args.get("q", "")[:60]
+    letter = request.args.get("letter", "")[:1].upper()
+    everyone = models.sign_in_names(get_db(), current_app.config["CENTRE_ID"])
+    names = [p for p in everyone if (not query or models.matches(p["name"], query))
+             and (not letter or p["letter"] == letter)]
+    letters = sorted({p["letter"] for p in everyone})
+    return render_template("auth/signin.html", names=names, letters=letters, query=query,
+                           letter=letter, next=safe_next(request.args.get("next")))
+
+
+@bp.route("/signin/<account_id>", methods=["GET", "POST"])
+@node_only
+def pin(account_id):
+    account = models.find_account(get_db(), account_id)
+    if (account is None or not account["has_pin"]
+            or account["centre_id"] != current_app.config["CENTRE_ID"]):
+        abort(404)
+    error, status = None, 200
+    locked = models.lock_state(get_db(), account_id, utcnow())
+    if request.method == "POST" and not locked:
+        try:
+            entered = forms.clean_pin(request.form.get("pin"))
+        except ValidationError as e:
+            error, status = str(e), 400
+        else:
+            result = models.check_secret(get_db(), account_id, entered, utcnow(), **_settings())
+            if result.ok:
+                return _begin_session(account)
+            locked, status = result.locked_until, 400
+            if not locked:
+                error = ngettext("That PIN is not right. You can try %(num)d more time.",
+                                 "That PIN is not right. You can try %(num)d more times.",
+                                 result.tries_left)
+    if locked:
+        error, status = _locked_message(locked), 403
+    return render_template("auth/pin.html", account=_with_avatar(account), error=error,
+                           locked=bool(locked), next=safe_next(request.values.get("next"))), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    error, status = None, 200
+    name = request.form.get("name", "")[:200]
+    if request.method == "POST":
+        secret = request.form.get("password", "")[:500]
+        account = models.find_staff(get_db(), name) if name.strip() else None
+        if not name.strip() or not secret:
+            error, status = _("Write your name and your password."), 400
+        elif account is None:
+            models.spend_hash_time(secret)
+            error, status = _("That name and password do not match."), 400
+        else:
+            result = models.check_secret(get_db(), account["id"], secret, utcnow(),
+                                         kind="password", **_settings())
+            if result.ok:
+                return _begin_session(account)
+            status = 403 if result.locked_until else 400
+            error = (_locked_message(result.locked_until) if result.locked_until
+                     else _("That name and password do not match."))
+    return render_template("auth/password.html", error=error, name=name,
+                           next=safe_next(request.values.get("next"))), status
+
+
+@bp.post("/signout")
+def signout():
+    token = session.get("sid")
+    if token:
+        models.end_session(get_db(), token)
+    session.clear()
+    # The farewell appears on the next page, which is in the terminal's language again.
+    g.user = None
+    g.pop("language", None)
+    refresh()
+    if request.form.get("reason") == "idle":
+        flash(idle_message(), "info")
+    else:
+        flash(_("You are signed out. See you soon!"), "info")
+    return redirect(url_for("home.index"))
+
+
+@bp.post("/keepalive")
+def keepalive():
+    """The page's "I am still here": restart the idle countdown (JSON)."""
+    if g.user is None:
+        return jsonify(ok=False, errors=[{"code": "signed_out",
+                                          "message": _("You are signed out.")}]), 401
+    models.touch_session(get_db(), session["sid"], utcnow())
+    return jsonify(ok=True, seconds_left=idle_seconds())
+
+
+@bp.get("/me")
+@signin_required
+def me():
+    return render_template("auth/me.html", errors={})
+
+
+@bp.post("/me/secret")
+@signin_required
+def change_secret():
+    """Change my own PIN (or password): the current one first, and it counts as a try."""
+    kind = "pin" if g.user["has_pin"] else "password"
+    db = get_db()
+    try:
+        if kind == "pin":
+            new = forms.clean_pin(request.form.get("new"), request.form.get("confirm"), "new")
+        else:
+            new = forms.clean_password(request.form.get("new"), request.form.get("confirm"),
+                                       "new")
+    except ValidationError as e:
+        return render_template("auth/me.html", errors=e.errors), 400
+    result = models.check_secret(db, g.user["id"], request.form.get("current", "")[:500],
+                                 utcnow(), kind=kind, **_settings())
+    if not result.ok:
+        message = (_locked_message(result.locked_until) if result.locked_until
+                   else _("Your current PIN is not right.") if kind == "pin"
+                   else _("Your current password is not right."))
+        return render_template("auth/me.html", errors={"current": [message]}), 400
+    (models.set_pin if kind == "pin" else models.set_password)(db, g.user["id"], new, utcnow())
+    flash(_("Your new PIN is saved.") if kind == "pin" else _("Your new password is saved."),
+          "success")
+    return redirect(url_for("auth.me"))
+
+
+@bp.get("/people")
+@node_only
+@permission_required("manage_people")
+def people():
+    query = request.args.get("q", "")[:60]
+    accounts = models.list_accounts(get_db(), centre_id=current_app.config["CENTRE_ID"],
+                                    query=query, now=utcnow())
+    for account in accounts:
+        account["manageable"] = can_manage(account)
+    return render_template("auth/people.html", accounts=accounts, query=query)
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@node_only
+@permission_required("manage_people")
+def new_person():
+    roles = GRANTABLE[g.user["role"]]
+    form = {k: request.form.get(k, "") for k in ("name", "role", "lang")}
+    errors = {}
+    if request.method == "POST":
+        try:
+            account = _create_person(form, roles)
+        except ValidationError as e:
+            errors = e.errors
+        else:
+            flash(_("%(name)s can now sign in with their PIN.", name=account["name"]), "success")
+            return redirect(url_for("auth.people"))
+    return render_template("auth/new_person.html", form=form, roles=roles, errors=errors), (
+        400 if errors else 200)
+
+
+def _create_person(form: dict, roles) -> dict:
+    db = get_db()
+    errors: dict[str, list[str]] = {}
+    cleaned = {}
+    for field, clean in (
+        ("name", lambda: forms.clean_name(form["name"])),
+        ("role", lambda: forms.clean_role(form["role"], roles)),
+        ("lang", lambda: forms.clean_language(form["lang"] or current_language(),
+                                              current_app.config["LANGUAGES"])),
+        ("pin", lambda: forms.clean_pin(request.form.get("pin"), request.form.get("confirm"))),
+    ):
+        try:
+            cleaned[field] = clean()
+        except ValidationError as e:
+            for key, messages in e.errors.items():
+                errors.setdefault(key, []).extend(messages)
+    centre = current_app.config["CENTRE_ID"]
+    if "name" in cleaned and models.find_by_name(db, cleaned["name"], centre_id=centre):
+        errors.setdefault("name", []).append(
+            _("Someone at this centre already has this name. Add a family name or a nickname."))
+    if errors:
+        raise ValidationError(errors)
+    return models.add_account(db, centre_id=centre, now=utcnow(), **cleaned)
+
+
+@bp.route("/people/<account_id>", methods=["GET", "POST"])
+@node_only
+@permission_required("manage_people")
+def person(account_id):
+    db = get_db()
+    account = models.find_account(db, account_id)
+    if account is None or account["centre_id"] != current_app.config["CENTRE_ID"]:
+        abort(404)
+    if not can_manage(account):
+        abort(403)
+    errors = {}
+    if request.method == "POST":
+        try:
+            new = forms.clean_pin(request.form.get("pin"), request.form.get("confirm"))
+        except ValidationError as e:
+            errors = e.errors
+        else:
+            models.set_pin(db, account_id, new, utcnow())
+            models.end_sessions_of(db, account_id)
+            flash(_("%(name)s has a new PIN.", name=account["name"]), "success")
+            return redirect(url_for("auth.people"))
+    account["locked_until"] = models.lock_state(db, account_id, utcnow())
+    return render_template("auth/person.html", account=_with_avatar(account), errors=errors), (
+        400 if errors else 200)

@@ -1,0 +1,102 @@
+"""Gettext catalogues: extract messages from the code, update the ``.po`` files, compile them.
+
+Used by ``scripts/catalogues.py`` and the tests; imports Babel only. Kichwa entries that no
+Kichwa speaker has reviewed carry the comment ``#. unreviewed``; updating keeps it (Babel would
+otherwise replace such comments with the ones found in the code).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ROOT / "locales"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
+            "N_": None}
+METHODS = [
+    ("kiosk/**.py", "python"),
+    ("sync/**.py", "python"),
+    ("kiosk/templates/**.html", "jinja2"),
+]
+UNREVIEWED = "unreviewed"
+
+
+def extract(root: Path = ROOT) -> Catalog:
+    """Every translatable message in the code and templates."""
+    catalog = Catalog(project="infocentre", version="0.1", charset="utf-8")
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(root), METHODS, options_map={"kiosk/templates/**.html": {}}, keywords=KEYWORDS,
+            comment_tags=("NOTE:",), strip_comment_tags=True):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
+                    context=context)
+    return catalog
+
+
+def catalogue_path(code: str, locales: Path = LOCALES) -> Path:
+    return locales / code / "LC_MESSAGES" / "messages.po"
+
+
+def codes(locales: Path = LOCALES) -> list[str]:
+    return sorted(p.parent.parent.name for p in locales.glob("*/LC_MESSAGES/messages.po"))
+
+
+def read(code: str, locales: Path = LOCALES) -> Catalog:
+    with catalogue_path(code, locales).open("rb") as f:
+        return read_po(f, locale=code)
+
+
+def write(catalog: Catalog, path: Path) -> None:
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, width=100, sort_output=False, ignore_obsolete=True,
+             include_previous=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def update(locales: Path = LOCALES) -> Catalog:
+    """Merge the messages found in the code into every catalogue; returns the template."""
+    template = extract()
+    write(template, locales / "messages.pot")
+    for code in codes(locales):
+        catalog = read(code, locales)
+        unreviewed = {m.id for m in catalog if m.id and UNREVIEWED in m.auto_comments}
+        catalog.update(template, no_fuzzy_matching=True)
+        for message in catalog:
+            if message.id in unreviewed and UNREVIEWED not in message.auto_comments:
+                message.auto_comments.append(UNREVIEWED)
+        write(catalog, catalogue_path(code, locales))
+    return template
+
+
+def compile_all(locales: Path = LOCALES) -> list[Path]:
+    """Write ``messages.mo`` beside every ``messages.po`` (fuzzy entries are left out)."""
+    written = []
+    for code in codes(locales):
+        catalog = read(code, locales)
+        target = catalogue_path(code, locales).with_suffix(".mo")
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        if not target.exists() or target.read_bytes() != buffer.getvalue():
+            target.write_bytes(buffer.getvalue())
+            written.append(target)
+    return written
+
+
+def is_translated(message) -> bool:
+    strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+    return bool(message.id) and not message.fuzzy and all(strings)
+
+
+def problems(catalog: Catalog) -> list[str]:
+    """Placeholders that differ from the source, and other errors Babel's checkers find."""
+    found = []
+    for message, errors in catalog.check():
+        for error in errors:
+            found.append(f"{message.id!r}: {error}")
+    return found

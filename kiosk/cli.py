@@ -1,0 +1,176 @@
+"""The ``infocentre`` command: the installation's verbs (init, serve, demo) and the areas' groups.
+
+May import everything in kiosk. Expected failures print one line on stderr and exit 1; usage
+errors exit 2 (click's rule). Messages follow the terminal's language (LANGUAGE, LC_ALL,
+LC_MESSAGES, LANG), which only this module and ``kiosk.config`` read from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+
+from . import areas, create_app
+from . import config as config_module
+from .data import utcnow
+from .errors import KioskError
+from .i18n import LANGUAGES, _, ngettext, use_language
+from .installation import init_installation
+
+
+class CliError(click.ClickException):
+    """One line on stderr, exit code 1."""
+
+    def show(self, file=None):
+        click.echo(f"infocentre: {self.format_message()}", err=True, file=file)
+
+
+class Group(click.Group):
+    """Turns the app's expected failures into CliError, whichever subcommand raised them."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KioskError as e:
+            raise CliError(str(e)) from e
+        except sqlite3.DatabaseError as e:
+            raise CliError(_("The database could not be used: %(error)s", error=e)) from e
+
+
+class Installation:
+    """The data directory a command works on; builds the app on first use."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self._app = None
+
+    def app(self):
+        if self._app is None:
+            self._app = create_app({"DATA_DIR": str(self.data_dir)})
+        return self._app
+
+
+@click.group(cls=Group)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The installation's data directory (default ./instance, or INFOCENTRE_DATA).")
+@click.version_option(package_name="infocentre")
+@click.pass_context
+def cli(ctx, data_dir):
+    """Infocentre: courses, marketplace and story archive for community infocentres."""
+    ctx.obj = Installation(config_module.data_dir_from(data_dir, os.environ))
+
+
+@cli.command(help="Set up a new centre (node) or regional hub in the data directory.")
+@click.option("--role", required=True, help="node (a centre) or hub (the regional office).")
+@click.option("--name", required=True, help="The centre's name, shown on every page.")
+@click.option("--language", default="es", show_default=True,
+              help="The language of the pages until a person chooses one.")
+@click.option("--currency", default="USD", show_default=True, help="Currency of prices.")
+@click.option("--force", is_flag=True, help="Replace an existing installation (its files are "
+              "kept aside in a 'replaced-...' folder, never deleted).")
+@click.pass_obj
+def init(installation, role, name, language, currency, force):
+    made = init_installation(installation.data_dir, role=role, name=name, language=language,
+                             currency=currency, force=force)
+    if made["replaced"]:
+        click.echo(_("The old installation was moved to %(path)s.", path=made["replaced"]))
+    installation.app()  # validates the new configuration now, not at the first page
+    click.echo(_("%(name)s (%(role)s) is set up in %(path)s.", name=" ".join(name.split()),
+                 role=role, path=installation.data_dir))
+
+
+@cli.command(help="Serve the kiosk with a production web server (waitress).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 serves the centre's other terminals.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
+@click.pass_obj
+def serve(installation, host, port):
+    import waitress
+
+    app = installation.app()
+    try:
+        server = waitress.create_server(app, host=host, port=port,
+                                        threads=app.config["THREADS"], ident="infocentre")
+    except OSError as e:
+        raise CliError(_("Cannot listen on %(host)s:%(port)s: %(error)s", host=host, port=port,
+                         error=e.strerror)) from e
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(_("%(name)s is open at http://%(host)s:%(port)s/ (press Ctrl+C to stop).",
+                 name=app.config["CENTRE_NAME"], host=shown, port=port))
+    if host in ("0.0.0.0", "::"):
+        for address in _lan_addresses():
+            click.echo(_("The centre's other computers open: http://%(host)s:%(port)s/",
+                         host=address, port=port))
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+def _lan_addresses() -> list[str]:
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return []
+    return sorted({i[4][0] for i in infos if not i[4][0].startswith("127.")})
+
+
+@cli.command(help="Load demo accounts and the areas' demo content; running it again adds "
+             "nothing twice.")
+@click.pass_obj
+def demo(installation):
+    app = installation.app()
+    with app.app_context():
+        from .data import get_db
+
+        made = []
+        for area in areas():
+            if hasattr(area, "demo"):
+                made += area.demo(get_db(), centre_id=app.config["CENTRE_ID"],
+                                  role=app.config["ROLE"], content_dir=app.config["CONTENT_DIR"],
+                                  now=utcnow())
+    added = sum(1 for m in made if m["new"])
+    click.echo(ngettext("Demo loaded: %(num)d new account (%(total)d in all). Sign in as:",
+                        "Demo loaded: %(num)d new accounts (%(total)d in all). Sign in as:",
+                        added, total=len(made)))
+    for m in made:
+        label = _("password") if m["role"] == "regional" else _("PIN")
+        click.echo(f"  {m['name']:<20} {m['role']:<12} {label} {m['secret']}")
+
+
+def _attach_area_commands() -> None:
+    names = {"kiosk.auth": "user"}
+    for area in areas():
+        if hasattr(area, "cli"):
+            cli.add_command(area.cli, names.get(area.__name__, area.__name__.split(".")[-1]))
+
+
+_attach_area_commands()
+
+
+def terminal_language(environ) -> str:
+    """The catalogue matching the terminal's locale settings, or English."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        for value in environ.get(var, "").split(":"):
+            code = value.split(".")[0].split("@")[0]
+            if code in LANGUAGES:
+                return code
+            if code[:2] in LANGUAGES:
+                return code[:2]
+            if code.startswith("qu"):
+                return "qu_EC"
+    return "en"
+
+
+def main() -> None:
+    use_language(config_module.ROOT / "locales", terminal_language(os.environ))
+    cli(prog_name="infocentre")

@@ -1,0 +1,180 @@
+"""Configuration: every key described once, the load order, and validation.
+
+Order: the defaults below, then the data directory's ``config.json`` (written by ``infocentre
+init``), then ``INFOCENTRE_<KEY>`` environment variables, then the mapping given to
+``create_app``. Only this module and ``kiosk.cli`` read ``os.environ``. Imports only
+``kiosk.errors`` and ``kiosk.i18n``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import numbers
+
+from .errors import ConfigError
+from .i18n import LANGUAGES, _
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = "config.json"
+SECRET_FILE = "secret_key"
+DATABASE_FILE = "infocentre.db"
+ROLES = ("node", "hub")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: object
+    help: str
+    in_file: bool = False  # written to config.json by ``infocentre init``
+
+
+def _list(value) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+def _bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+OPTIONS = [
+    Option("DATA_DIR", "instance", "The installation's data directory: database, media, config "
+           "file and secret key. Set with --data-dir or INFOCENTRE_DATA."),
+    Option("ROLE", None, "'node' for a centre, 'hub' for the regional office.", True),
+    Option("CENTRE_ID", None, "This installation's centre id (a UUID made at init); every row "
+           "born here records it as centre_id.", True),
+    Option("CENTRE_NAME", None, "The centre's name, shown at the top of every page.", True),
+    Option("LANGUAGES", list(LANGUAGES), "Languages offered, as catalogue codes "
+           "(es, en, fr, qu_EC, ar); comma-separated in the environment.", True),
+    Option("DEFAULT_LANGUAGE", "es", "Language of the pages until a person chooses one.", True),
+    Option("CURRENCY", "USD", "ISO 4217 code of the currency prices are shown in.", True),
+    Option("TIMEZONE", "America/Guayaquil", "IANA time zone in which dates and times are shown.",
+           True),
+    Option("IDLE_MINUTES", 5.0, "Minutes without activity after which a person is signed out "
+           "(decimals allowed, at least 0.1).", True),
+    Option("PIN_MAX_FAILURES", 5, "Wrong PINs in a row that lock an account."),
+    Option("PIN_LOCK_MINUTES", 5.0, "How long a locked account stays locked, in minutes."),
+    Option("SECURE_COOKIES", False, "Send cookies over HTTPS only (set when serving HTTPS)."),
+    Option("THREADS", 8, "Worker threads of the web server."),
+    Option("LOCALES_DIR", str(ROOT / "locales"), "Where the gettext catalogues are."),
+    Option("CONTENT_DIR", str(ROOT / "content"), "Where course packs and demo data are."),
+    Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
+]
+OPTION_NAMES = {o.name for o in OPTIONS}
+_TYPES = {
+    "LANGUAGES": _list, "IDLE_MINUTES": float, "PIN_MAX_FAILURES": int,
+    "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int,
+}
+
+
+def data_dir_from(value: str | os.PathLike | None, environ: Mapping[str, str]) -> Path:
+    """The data directory: the given value, else INFOCENTRE_DATA, else ./instance."""
+    return Path(value or environ.get("INFOCENTRE_DATA") or "instance").resolve()
+
+
+def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Merge the four layers into one dict of Flask config keys, validated."""
+    environ = os.environ if environ is None else environ
+    mapping = dict(mapping or {})
+    settings = {o.name: o.default for o in OPTIONS}
+    data_dir = data_dir_from(mapping.get("DATA_DIR"), environ)
+    settings.update(read_file(data_dir))
+    for name in OPTION_NAMES - {"DATA_DIR", "NOW"}:
+        if f"INFOCENTRE_{name}" in environ:
+            settings[name] = environ[f"INFOCENTRE_{name}"]
+    settings.update(mapping)
+    settings["DATA_DIR"] = str(data_dir)
+    for name, convert in _TYPES.items():
+        try:
+            settings[name] = convert(settings[name])
+        except (TypeError, ValueError):
+            raise ConfigError(_("The setting %(name)s has an invalid value.", name=name)) from None
+    settings.setdefault("SECRET_KEY", read_secret(data_dir))
+    settings["DATABASE"] = str(data_dir / DATABASE_FILE)
+    validate(settings)
+    return settings
+
+
+def read_file(data_dir: Path) -> dict:
+    """The settings in the data directory's config file; ConfigError when there is none."""
+    path = data_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            _("No centre is set up in %(path)s. Run: infocentre init --role node --name "
+              "\"Centre name\"", path=data_dir))
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise ConfigError(_("The config file %(path)s cannot be read.", path=path)) from None
+    if not isinstance(stored, dict):
+        raise ConfigError(_("The config file %(path)s cannot be read.", path=path))
+    by_file_key = {o.name.lower(): o.name for o in OPTIONS if o.in_file}
+    return {by_file_key[k]: v for k, v in stored.items() if k in by_file_key}
+
+
+def read_secret(data_dir: Path) -> str:
+    try:
+        secret = (data_dir / SECRET_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        secret = ""
+    if len(secret) < 32:
+        raise ConfigError(_("The secret key in %(path)s is missing or too short; run infocentre "
+                            "init --force to make a new one.", path=data_dir))
+    return secret
+
+
+def validate(settings: dict) -> None:
+    """Raise ConfigError with one clear sentence for the first invalid setting."""
+    if settings["ROLE"] not in ROLES:
+        raise ConfigError(_("The role must be 'node' or 'hub'."))
+    if not settings["CENTRE_ID"] or not settings["CENTRE_NAME"]:
+        raise ConfigError(_("The centre id and name must be set."))
+    unknown = [code for code in settings["LANGUAGES"] if code not in LANGUAGES]
+    if unknown or not settings["LANGUAGES"]:
+        raise ConfigError(_("Languages must be chosen among: %(codes)s.",
+                            codes=", ".join(LANGUAGES)))
+    if settings["DEFAULT_LANGUAGE"] not in settings["LANGUAGES"]:
+        raise ConfigError(_("The default language must be one of the languages offered."))
+    if not numbers.is_currency(str(settings["CURRENCY"])):
+        raise ConfigError(_("%(code)s is not a valid currency code (for example USD).",
+                            code=settings["CURRENCY"]))
+    try:
+        ZoneInfo(str(settings["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(_("%(zone)s is not a valid time zone (for example America/Guayaquil).",
+                            zone=settings["TIMEZONE"])) from None
+    if not 0.1 <= settings["IDLE_MINUTES"] <= 240:
+        raise ConfigError(_("IDLE_MINUTES must be between 0.1 and 240."))
+    if settings["PIN_MAX_FAILURES"] < 1 or settings["PIN_LOCK_MINUTES"] <= 0:
+        raise ConfigError(_("PIN_MAX_FAILURES and PIN_LOCK_MINUTES must be positive."))
+    if not 1 <= settings["THREADS"] <= 64:
+        raise ConfigError(_("THREADS must be between 1 and 64."))
+    if not Path(settings["LOCALES_DIR"]).is_dir():
+        raise ConfigError(_("The language catalogues were not found in %(path)s.",
+                            path=settings["LOCALES_DIR"]))
+
+
+def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:
+    """Write a fresh config file and secret key (used by ``infocentre init``)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stored = {"role": role, "centre_id": centre_id, "centre_name": name}
+    stored.update({k.lower(): v for k, v in extra.items()})
+    stored.setdefault("languages", list(LANGUAGES))
+    secret_path = data_dir / SECRET_FILE
+    # The key is made here, on this machine, and never committed or shown (issue 3).
+    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    (data_dir / CONFIG_FILE).write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")

@@ -1,0 +1,200 @@
+"""Languages: catalogues, the choice of language, and locale-aware formatting.
+
+Imports Flask, Flask-Babel and Babel only (no kiosk area). ``_`` and ``_l`` work everywhere: in
+a request they follow the visitor's language; elsewhere (the CLI) the language set by
+``use_language``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import flask_babel
+from babel import Locale, dates, numbers
+from babel.support import NullTranslations, Translations
+from flask import current_app, g, has_request_context, session
+from werkzeug.utils import cached_property
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # catalogue directory under locales/
+    name: str  # the language's own name, as the picker shows it
+    tag: str  # BCP 47 tag for <html lang>
+    direction: str  # "ltr" or "rtl"
+    number_locale: str  # CLDR locale used for numbers, prices and dates
+
+
+# Kichwa has no CLDR locale of its own; Babel's Quechua for Ecuador stands in. CLDR's ``qu`` formats
+# numbers as 1,234.5 and prices as "$ 1,234.50", unlike what Ecuador reads, so Kichwa pages format
+# numbers and dates the Ecuadorian Spanish way (the project's override where CLDR data is thin).
+LANGUAGES: dict[str, Language] = {
+    "es": Language("es", "Español", "es", "ltr", "es_EC"),
+    "en": Language("en", "English", "en", "ltr", "en_US"),
+    "fr": Language("fr", "Français", "fr", "ltr", "fr_FR"),
+    "qu_EC": Language("qu_EC", "Kichwa", "qu-EC", "ltr", "es_EC"),
+    "ar": Language("ar", "العربية", "ar", "rtl", "ar"),
+}
+
+# A message missing from a catalogue is looked up here before falling back to the source text:
+# a Kichwa reader is far more likely to read Spanish than English.
+FALLBACKS = {"qu_EC": ("es",)}
+
+_cache: dict[tuple[str, str], NullTranslations] = {}
+_cache_lock = threading.Lock()
+_process = threading.local()
+
+
+def load_translations(locales_dir: str | Path, code: str) -> NullTranslations:
+    """The compiled catalogue for ``code``, chained to its fallbacks (cached per process)."""
+    key = (str(locales_dir), code)
+    with _cache_lock:
+        if key not in _cache:
+            chain = [code, *FALLBACKS.get(code, ())]
+            first = None
+            for lang in chain:
+                found = Translations.load(str(locales_dir), [lang], "messages")
+                if first is None:
+                    first = found
+                elif found is not first:
+                    first.add_fallback(found)
+            _cache[key] = first or NullTranslations()
+        return _cache[key]
+
+
+def use_language(locales_dir: str | Path, code: str) -> None:
+    """Set the language of messages outside requests (the CLI) for this thread."""
+    _process.translations = load_translations(locales_dir, code)
+
+
+def _translations() -> NullTranslations:
+    if has_request_context():
+        return flask_babel.get_translations()
+    return getattr(_process, "translations", None) or NullTranslations()
+
+
+def gettext(string: str, **variables) -> str:
+    text = _translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    return _translations().ungettext(singular, plural, num) % variables
+
+
+def lazy_gettext(string: str, **variables) -> flask_babel.LazyString:
+    return flask_babel.LazyString(gettext, string, **variables)
+
+
+_ = gettext
+_l = lazy_gettext
+
+
+class _Domain(flask_babel.Domain):
+    """Flask-Babel's domain, loading catalogues through ``load_translations`` (with fallbacks)."""
+
+    def get_translations(self):
+        if not g:
+            return NullTranslations()
+        return load_translations(current_app.config["LOCALES_DIR"], current_language())
+
+
+class _Babel(flask_babel.Babel):
+    @cached_property
+    def domain_instance(self):
+        return _Domain(domain=self.domain)
+
+
+def current_language() -> str:
+    """The language code of this request, or the installation's default outside requests."""
+    if has_request_context():
+        code = getattr(g, "language", None)
+        if code is None:
+            code = g.language = choose_language()
+        return code
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
+def choose_language() -> str:
+    """The signed-in person's language, else the guest's choice, else the centre's default.
+
+    Guests do not get the browser's Accept-Language: a shared terminal's browser speaks the
+    language of whoever installed it, while the centre's default is chosen for its villagers.
+    """
+    offered = current_app.config["LANGUAGES"]
+    user = getattr(g, "user", None)
+    for code in (user and user.get("lang"), session.get("lang")):
+        if code in offered:
+            return code
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
+def language() -> Language:
+    return LANGUAGES[current_language()]
+
+
+def init_app(app) -> None:
+    _Babel(
+        app,
+        default_locale=app.config["DEFAULT_LANGUAGE"],
+        locale_selector=current_language,
+        timezone_selector=lambda: app.config["TIMEZONE"],
+        configure_jinja=True,
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.globals.update(
+        current_language=current_language,
+        language=language,
+        languages=lambda: [LANGUAGES[c] for c in current_app.config["LANGUAGES"]],
+        ngettext=ngettext,
+    )
+    app.jinja_env.filters.update(
+        date=format_date,
+        datetime=format_datetime,
+        number=format_number,
+        price=format_price,
+    )
+
+
+# Formatting: always for the current language's number locale and the installation's time zone.
+
+
+def _number_locale() -> Locale:
+    return Locale.parse(language().number_locale)
+
+
+def _local(moment: dt.datetime | str) -> dt.datetime:
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def format_date(moment: dt.datetime | dt.date | str, format: str = "long") -> str:
+    if isinstance(moment, (str, dt.datetime)):
+        moment = _local(moment).date()
+    return dates.format_date(moment, format=format, locale=_number_locale())
+
+
+def format_datetime(moment: dt.datetime | str, format: str = "medium") -> str:
+    return dates.format_datetime(_local(moment), format=format, locale=_number_locale())
+
+
+def format_number(value: int | float | Decimal) -> str:
+    return numbers.format_decimal(value, locale=_number_locale())
+
+
+def format_price(minor_units: int, currency: str | None = None) -> str:
+    """A price held in integer minor units (cents), in the installation's currency."""
+    currency = currency or current_app.config["CURRENCY"]
+    digits = numbers.get_currency_precision(currency)
+    amount = Decimal(minor_units).scaleb(-digits)
+    return numbers.format_currency(amount, currency, locale=_number_locale())

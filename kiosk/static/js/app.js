@@ -1,0 +1,119 @@
+/* Infocentre kiosk: small enhancements. Every page works without this file; it adds the
+   live name filter, the on-screen PIN keypad and the idle countdown. */
+"use strict";
+
+(function () {
+  document.documentElement.classList.add("js");
+
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  // Sign-in: keep only the names that start (or have a word starting) with what is typed.
+  var filter = document.querySelector("[data-filter-names]");
+  if (filter) {
+    var people = document.querySelectorAll("[data-name]");
+    var none = document.getElementById("no-names");
+    var apply = function () {
+      var typed = fold(filter.value.trim());
+      var shown = 0;
+      people.forEach(function (item) {
+        var name = fold(item.getAttribute("data-name"));
+        var match = !typed || name.indexOf(typed) === 0 ||
+          name.split(/\s+/).some(function (word) { return word.indexOf(typed) === 0; });
+        item.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      if (none) { none.hidden = shown > 0; }
+    };
+    filter.addEventListener("input", apply);
+    apply();
+  }
+
+  // PIN keypad: the big buttons type into the PIN field; the check button sends the form.
+  var pad = document.querySelector("[data-keypad]");
+  if (pad) {
+    var field = document.getElementById(pad.getAttribute("data-keypad"));
+    pad.addEventListener("click", function (event) {
+      var key = event.target.closest("button[data-key]");
+      if (!key) { return; }
+      var value = key.getAttribute("data-key");
+      if (value === "back") {
+        field.value = field.value.slice(0, -1);
+      } else if (field.value.length < 6) {
+        field.value += value;
+      }
+    });
+  }
+
+  // Idle countdown. The server signs a person out after the idle time whatever happens here;
+  // this shows the last minute and lets the person stay. Recent activity on the page (typing,
+  // touching, scrolling) renews the session quietly instead of interrupting.
+  var body = document.body;
+  var dialog = document.getElementById("idle");
+  if (dialog && body.hasAttribute("data-seconds-left")) {
+    var idleSeconds = Number(body.getAttribute("data-idle-seconds"));
+    var deadline = Date.now() + Number(body.getAttribute("data-seconds-left")) * 1000;
+    var warnMs = Math.min(60, idleSeconds / 2) * 1000;
+    var lastActivity = 0;
+    var lastRenewal = Date.now();
+    var renewing = false;
+    var count = document.getElementById("idle-count");
+    var stay = document.getElementById("idle-stay");
+
+    var renew = function () {
+      if (renewing) { return; }
+      renewing = true;
+      fetch(body.getAttribute("data-keepalive"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": body.getAttribute("data-csrf"), "Accept": "application/json" }
+      }).then(function (response) {
+        if (!response.ok) { throw new Error("signed out"); }
+        return response.json();
+      }).then(function (reply) {
+        deadline = Date.now() + reply.seconds_left * 1000;
+        lastRenewal = Date.now();
+        dialog.hidden = true;
+      }).catch(function () {
+        window.location.assign("/");
+      }).then(function () { renewing = false; });
+    };
+
+    var signOut = function () {
+      var form = document.getElementById("signout-form");
+      var reason = document.createElement("input");
+      reason.type = "hidden";
+      reason.name = "reason";
+      reason.value = "idle";
+      form.appendChild(reason);
+      form.submit();
+    };
+
+    ["pointerdown", "keydown", "wheel", "touchstart", "input"].forEach(function (name) {
+      document.addEventListener(name, function () { lastActivity = Date.now(); },
+        { capture: true, passive: true });
+    });
+    stay.addEventListener("click", renew);
+
+    var timer = window.setInterval(function () {
+      var left = deadline - Date.now();
+      if (left <= 0) {
+        window.clearInterval(timer);
+        signOut();
+        return;
+      }
+      if (left > warnMs) { return; }
+      if (dialog.hidden && lastActivity > lastRenewal) {
+        renew();
+        return;
+      }
+      var seconds = Math.ceil(left / 1000);
+      count.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+      if (dialog.hidden) {
+        dialog.hidden = false;
+        stay.focus();
+      }
+    }, 1000);
+  }
+})();

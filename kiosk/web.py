@@ -1,0 +1,129 @@
+"""What every page shares: CSRF, security and cache headers, error pages, versioned assets.
+
+Imports Flask, Flask-WTF and ``kiosk.i18n``/``kiosk.errors``; no area.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import unquote_to_bytes
+
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from .errors import KioskError
+from .i18n import _
+
+csrf = CSRFProtect()
+
+# Nothing may come from anywhere but this server (offline always; issue 3).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "font-src 'self'; connect-src 'self'; media-src 'self' blob:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+
+
+def init_app(app) -> None:
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
+    app.before_request(_refuse_undecodable_forms)
+    csrf.init_app(app)
+    app.after_request(_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(KioskError, _kiosk_error)
+    versions = _asset_versions(Path(app.static_folder))
+    app.jinja_env.globals["asset"] = lambda path: url_for("static", filename=path,
+                                                          v=versions.get(path))
+
+
+def _asset_versions(static: Path) -> dict[str, str]:
+    """A short content hash per static file, so assets can be cached until they change."""
+    return {p.relative_to(static).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:10]
+            for p in static.rglob("*") if p.is_file()}
+
+
+def _refuse_undecodable_forms():
+    """A form whose bytes are not UTF-8 is refused whole: Werkzeug would keep the bad bytes as
+    literal "%FF" text, which no field check can tell from what a person typed."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    raw = request.get_data(cache=True)  # the form is then parsed from this cached copy
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return error_response(400, _("The form could not be read"),
+                              _("Some letters arrived damaged. Please type them again."),
+                              "encoding")
+    return None
+
+
+def _headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    if request.endpoint == "static":
+        if request.args.get("v"):
+            headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        # Pages are never stored: after sign-out, Back must not show the last person's pages.
+        headers["Cache-Control"] = "no-store"
+        headers.setdefault("Vary", "Cookie")
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json")
+
+
+def error_response(status: int, title: str, message: str, code: str):
+    if wants_json():
+        return jsonify(ok=False, errors=[{"code": code, "message": message}]), status
+    return render_template("errors/error.html", status=status, title=title,
+                           message=message), status
+
+
+def _csrf_error(error):
+    if request.endpoint == "auth.signout":
+        # Signing out must always work, even from a page whose session already ended.
+        session.clear()
+        return redirect(url_for("home.index"))
+    return error_response(400, _("This page has expired"),
+                          _("For your safety the form was not sent. Go back, reload the page "
+                            "and try again."), "csrf")
+
+
+_HTTP = {
+    400: ("bad_request", lambda: _("Something is wrong with what was sent"),
+          lambda: _("Please go back and try again.")),
+    403: ("forbidden", lambda: _("You cannot open this page"),
+          lambda: _("Your account does not allow it. Ask the facilitator if you need it.")),
+    404: ("not_found", lambda: _("Page not found"),
+          lambda: _("This page does not exist. Go back to the start.")),
+    405: ("method_not_allowed", lambda: _("This action is not possible here"),
+          lambda: _("Please go back and try again.")),
+    413: ("too_large", lambda: _("What was sent is too big"),
+          lambda: _("Please send something smaller.")),
+}
+
+
+def _http_error(error: HTTPException):
+    code, title, message = _HTTP.get(
+        error.code, ("error", lambda: _("Something went wrong"),
+                     lambda: _("Please try again in a moment.")))
+    return error_response(error.code or 500, title(), message(), code)
+
+
+def _kiosk_error(error: KioskError):
+    return error_response(error.http_status, _("Something went wrong"), str(error), "error")
+
+
+def handle_internal_error(error):
+    current_app.logger.exception("unhandled error", exc_info=error)
+    g.pop("db", None)
+    return error_response(500, _("Something went wrong"),
+                          _("Please try again in a moment. If it happens again, tell the "
+                            "facilitator."), "internal")

@@ -1,0 +1,1 @@
+"""Replication between centres and the regional hub (the engine, and later client and server)."""

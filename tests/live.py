@@ -1,0 +1,80 @@
+"""Live servers for browser and multi-process tests: ``python -m kiosk --data-dir D serve`` as a
+subprocess (waitress, as in production), polled until it answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_PIN = {"villager": "1111", "facilitator": "2222", "cooperative": "3333", "admin": "4444"}
+DEMO = {
+    "villager": "Rosa Quishpe",
+    "facilitator": "Lucía Andrango",
+    "cooperative": "Segundo Tenemaza",
+    "admin": "Carmen Paucar",
+    "regional": "Patricia Vega",
+}
+DEMO_PASSWORD = "region-demo-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def infocentre(data_dir: Path, *args: str, env: dict | None = None,
+               check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "kiosk", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          check=check, timeout=120)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30) -> LiveServer:
+    port = free_port()
+    log = open(data_dir / "server.log", "w")  # noqa: SIM115 (lives as long as the server)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir), "serve", "--port",
+         str(port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2):
+                return LiveServer(url, data_dir, process)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the server did not start:\n{(data_dir / 'server.log').read_text()}")
+
+
+def start_demo_server(data_dir: Path, role: str = "node", env: dict | None = None) -> LiveServer:
+    name = "Centro Comunitario Demo" if role == "node" else "Hub Regional Demo"
+    infocentre(data_dir, "init", "--role", role, "--name", name)
+    infocentre(data_dir, "demo")
+    return start_server(data_dir, env=env)

@@ -1,0 +1,243 @@
+"""The real thing: Debian's Chromium driven by Playwright against servers started as
+``infocentre serve`` starts them. Sign-in with and without JavaScript, Back after sign-out, the
+idle countdown, keyboard use, touch targets, and axe-core on every page in Spanish and Arabic."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from .live import DEMO, DEMO_PASSWORD, DEMO_PIN, start_demo_server
+
+pytestmark = pytest.mark.browser
+
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                             "wcag22aa"]}}
+
+
+def choose_language(page, base, code):
+    page.goto(f"{base}/language")
+    page.click(f"button[value='{code}']")
+
+
+def sign_in_with_keypad(page, base, role="villager"):
+    page.goto(f"{base}/auth/signin")
+    page.get_by_role("link", name=DEMO[role]).click()
+    for digit in DEMO_PIN[role]:
+        page.click(f"[data-keypad] button[data-key='{digit}']")
+    page.click("[data-keypad] button.ok")
+    page.wait_for_url(f"{base}/")
+
+
+def test_villager_finds_her_name_and_signs_in_with_the_keypad(page, live_node):
+    base = live_node.url
+    choose_language(page, base, "es")
+    page.goto(f"{base}/auth/signin")
+    page.fill("#name-filter", "qui")
+    expect(page.get_by_role("link", name="Rosa Quishpe")).to_be_visible()
+    expect(page.get_by_role("link", name="Manuel Guamán")).to_be_hidden()
+    page.fill("#name-filter", "zzz")
+    expect(page.locator("#no-names")).to_be_visible()
+    page.fill("#name-filter", "")
+    sign_in_with_keypad(page, base)
+    choose_language(page, base, "es")
+    expect(page.locator("h1")).to_contain_text("¡Hola, Rosa Quishpe!")
+    expect(page.get_by_role("button", name="Salir")).to_be_visible()
+
+
+def test_keypad_delete_key_removes_the_last_number(page, live_node):
+    page.goto(f"{live_node.url}/auth/signin")
+    page.get_by_role("link", name=DEMO["villager"]).click()
+    for key in ("1", "2", "back"):
+        page.click(f"[data-keypad] button[data-key='{key}']")
+    expect(page.locator("#pin")).to_have_value("1")
+
+
+def test_sign_in_works_without_javascript(browser, live_node):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_node.url}/auth/signin?q=rosa")
+    expect(page.get_by_role("link", name="Manuel Guamán")).to_have_count(0)
+    page.get_by_role("link", name=DEMO["villager"]).click()
+    expect(page.locator("[data-keypad]")).to_be_hidden()
+    page.fill("#pin", DEMO_PIN["villager"])
+    page.locator("button.no-js-only").click()
+    page.wait_for_url(f"{live_node.url}/")
+    expect(page.locator("h1")).to_contain_text(DEMO["villager"])
+    context.close()
+
+
+def test_keyboard_alone_signs_a_person_in(page, live_node):
+    base = live_node.url
+    page.goto(f"{base}/auth/signin")
+    page.locator("#name-filter").focus()
+    page.keyboard.type("rosa")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent").strip().endswith("Rosa Quishpe"):
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/auth/signin/"))
+    page.keyboard.type(DEMO_PIN["villager"])  # the PIN field has the focus
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+    expect(page.locator("h1")).to_contain_text(DEMO["villager"])
+
+
+def test_back_after_sign_out_shows_nothing_of_the_last_person(page, live_node):
+    base = live_node.url
+    sign_in_with_keypad(page, base)
+    page.goto(f"{base}/auth/me")
+    expect(page.locator("main")).to_contain_text(DEMO["villager"])
+    page.locator("#signout-form button").click()
+    page.wait_for_url(f"{base}/")
+    page.go_back()
+    page.wait_for_load_state()
+    assert "/auth/signin" in page.url  # asked again, and the server sent sign-in instead
+    expect(page.locator("#signout-form")).to_have_count(0)
+    expect(page.locator(".bar")).not_to_contain_text(DEMO["villager"])
+
+
+@pytest.fixture(scope="module")
+def quick_idle_node(tmp_path_factory):
+    """A demo centre that signs people out after 12 idle seconds (warning in the last 6)."""
+    server = start_demo_server(tmp_path_factory.mktemp("idle-node"),
+                               env={"INFOCENTRE_IDLE_MINUTES": "0.2"})
+    yield server
+    server.stop()
+
+
+def test_idle_countdown_can_be_cancelled_then_signs_out_by_itself(page, quick_idle_node):
+    base = quick_idle_node.url
+    sign_in_with_keypad(page, base)
+    choose_language(page, base, "es")
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_be_visible(timeout=15_000)
+    expect(dialog).to_contain_text("¿Sigue ahí?")
+    expect(page.get_by_role("button", name="Sigo aquí")).to_be_focused()
+    page.get_by_role("button", name="Sigo aquí").click()
+    expect(dialog).to_be_hidden()
+    # Untouched again, the page signs itself out when the time is up.
+    page.wait_for_url(f"{base}/", timeout=20_000)
+    expect(page.locator("main")).to_contain_text("Se cerró su sesión", timeout=20_000)
+    expect(page.get_by_role("link", name="Entrar").first).to_be_visible()
+
+
+def test_activity_on_the_page_keeps_the_session_without_interrupting(page, quick_idle_node):
+    base = quick_idle_node.url
+    sign_in_with_keypad(page, base)
+    for _ in range(8):  # 16 s of someone scrolling and typing: longer than the idle time
+        page.mouse.wheel(0, 50)
+        page.keyboard.press("Shift")
+        page.wait_for_timeout(2_000)
+        expect(page.get_by_role("alertdialog")).to_be_hidden()
+    page.goto(f"{base}/auth/me")
+    assert "/auth/me" in page.url
+
+
+def test_idle_session_ends_on_the_server_without_javascript(browser, quick_idle_node):
+    base = quick_idle_node.url
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{base}/auth/signin")
+    page.get_by_role("link", name=DEMO["villager"]).click()
+    page.fill("#pin", DEMO_PIN["villager"])
+    page.locator("button.no-js-only").click()
+    page.wait_for_url(f"{base}/")
+    page.wait_for_timeout(13_000)
+    page.goto(f"{base}/auth/me")
+    assert "/auth/signin" in page.url
+    context.close()
+
+
+# Accessibility and touch targets on every page, in Spanish and in Arabic.
+
+
+def pages_to_check(node, hub):
+    """(name, role to sign in as or None, server url, path or action)."""
+    return [
+        ("home", None, node, "/"),
+        ("language", None, node, "/language"),
+        ("names", None, node, "/auth/signin"),
+        ("names-empty", None, node, "/auth/signin?q=zzz"),
+        ("pin", None, node, "pin"),
+        ("pin-wrong", None, node, "pin-wrong"),
+        ("staff-sign-in", None, node, "/auth/password"),
+        ("not-found", None, node, "/nowhere"),
+        ("home-villager", "villager", node, "/"),
+        ("my-account", "villager", node, "/auth/me"),
+        ("idle-warning", "villager", node, "idle"),
+        ("forbidden", "villager", node, "/auth/people"),
+        ("people", "facilitator", node, "/auth/people"),
+        ("new-person", "facilitator", node, "/auth/people/new"),
+        ("new-person-errors", "facilitator", node, "new-person-errors"),
+        ("give-pin", "facilitator", node, "give-pin"),
+        ("hub-home", None, hub, "/"),
+        ("hub-sign-in", None, hub, "/auth/signin"),
+        ("hub-staff-home", "regional", hub, "/"),
+    ]
+
+
+def open_page(page, base, role, what, code):
+    """Sign in as ``role`` (if any), choose the language, then open the page to check."""
+    if role == "regional":
+        page.goto(f"{base}/auth/signin")
+        page.fill("#name", DEMO["regional"])
+        page.fill("#password", DEMO_PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url(f"{base}/")
+    elif role:
+        sign_in_with_keypad(page, base, role)
+    choose_language(page, base, code)  # after signing in: the account remembers its own
+    if what in ("pin", "pin-wrong"):
+        page.goto(f"{base}/auth/signin")
+        page.get_by_role("link", name=DEMO["cooperative"]).click()
+        if what == "pin-wrong":
+            page.fill("#pin", "9999")
+            page.locator("[data-keypad] button.ok").click()
+            page.wait_for_load_state()
+    elif what == "idle":
+        page.goto(f"{base}/auth/me")
+        page.evaluate("document.getElementById('idle').hidden = false")
+    elif what == "new-person-errors":
+        page.goto(f"{base}/auth/people/new")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+    elif what == "give-pin":
+        page.goto(f"{base}/auth/people")
+        page.locator("table.people a.btn").first.click()
+    else:
+        page.goto(base + what)
+
+
+def small_targets(page) -> list[str]:
+    """Visible controls smaller than 44 x 44 px (radio buttons count with their label)."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+        'a[href], button, input:not([type=hidden]), select, summary')]
+      .filter(el => el.offsetParent !== null && !el.closest('.skip'))
+      .filter(el => !(el.type === 'radio' && el.closest('label')))
+      .map(el => [el, (el.closest('label.option') || el).getBoundingClientRect()])
+      .filter(([el, r]) => r.height < 44 || (el.tagName !== 'INPUT' && r.width < 44))
+      .map(([el, r]) => el.outerHTML.slice(0, 80) + ' ' + Math.round(r.width) + 'x'
+                        + Math.round(r.height))""")
+
+
+@pytest.mark.parametrize("code", ["es", "ar"])
+def test_every_page_passes_axe_and_has_large_touch_targets(browser, live_node, live_hub, code):
+    axe = Axe()
+    failures = []
+    for name, role, server, what in pages_to_check(live_node, live_hub):
+        context = browser.new_context(viewport={"width": 1024, "height": 720})
+        page = context.new_page()
+        open_page(page, server.url, role, what, code)
+        assert page.locator("html").get_attribute("dir") == ("rtl" if code == "ar" else "ltr")
+        result = axe.run(page, options=WCAG)
+        for violation in result.response["violations"]:
+            targets = [n["target"] for n in violation["nodes"]][:3]
+            failures.append(f"{code} {name}: {violation['id']} {targets}")
+        failures += [f"{code} {name}: small target {t}" for t in small_targets(page)]
+        context.close()
+    assert not failures, "\n".join(failures)

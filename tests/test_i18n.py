@@ -1,0 +1,141 @@
+"""Five languages: complete catalogues, right-to-left Arabic, the language remembered per
+person, Kichwa falling back to Spanish, and dates, numbers and prices formatted per locale."""
+
+import io
+
+import pytest
+from babel.messages.mofile import write_mo
+from flask import g
+
+from kiosk import catalogues, i18n
+
+from .conftest import SignIn
+from .factories import PIN, make_account
+
+TEMPLATE = catalogues.extract()
+MESSAGES = [m for m in TEMPLATE if m.id]
+# Kichwa must cover at least navigation and signing in.
+KICHWA_PLACES = ("templates/base.html", "templates/home/", "templates/auth/signin.html",
+                 "templates/auth/pin.html", "templates/auth/password.html")
+
+
+def untranslated(code, messages=MESSAGES):
+    catalog = catalogues.read(code)
+    return [m.id for m in messages
+            if m.id not in catalog or not catalogues.is_translated(catalog[m.id])]
+
+
+@pytest.mark.parametrize("code", ["es", "en", "fr", "ar"])
+def test_catalogue_has_every_message_of_the_code_and_templates(code):
+    missing = untranslated(code)
+    assert not missing, f"{len(missing)} messages missing from {code}: {missing[:5]}"
+
+
+def test_kichwa_covers_navigation_and_sign_in_marked_unreviewed():
+    places = [m for m in MESSAGES
+              if any(p in loc for loc, _ in m.locations for p in KICHWA_PLACES)]
+    assert len(places) > 30
+    assert untranslated("qu_EC", places) == []
+    catalog = catalogues.read("qu_EC")
+    translated = [m for m in catalog if m.id and catalogues.is_translated(m)]
+    assert all("unreviewed" in m.auto_comments for m in translated)
+
+
+@pytest.mark.parametrize("code", ["es", "en", "fr", "qu_EC", "ar"])
+def test_translations_keep_the_placeholders_and_nothing_is_fuzzy(code):
+    catalog = catalogues.read(code)
+    assert catalogues.problems(catalog) == []
+    assert not [m.id for m in catalog if m.id and m.fuzzy]
+
+
+@pytest.mark.parametrize("code", ["es", "en", "fr", "qu_EC", "ar"])
+def test_compiled_catalogues_match_their_sources(code):
+    buffer = io.BytesIO()
+    write_mo(buffer, catalogues.read(code), use_fuzzy=False)
+    compiled = catalogues.catalogue_path(code).with_suffix(".mo").read_bytes()
+    assert compiled == buffer.getvalue(), "run scripts/catalogues.py compile"
+
+
+def test_kichwa_falls_back_to_spanish_not_english(app):
+    spanish = catalogues.read("es")
+    kichwa = catalogues.read("qu_EC")
+    gap = next(m.id for m in MESSAGES if isinstance(m.id, str)
+               and not (m.id in kichwa and catalogues.is_translated(kichwa[m.id])))
+    loaded = i18n.load_translations(app.config["LOCALES_DIR"], "qu_EC")
+    assert loaded.ugettext(gap) == spanish[gap].string != gap
+
+
+def test_arabic_pages_are_right_to_left(client, sign_in):
+    client.post("/language", data={"lang": "ar", "csrf_token": sign_in.token()})
+    html = client.get("/").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "مرحبا" in html or "أهلا" in html
+
+
+def test_picker_names_each_language_in_itself(client):
+    html = client.get("/language").get_data(as_text=True)
+    for code, name, tag in [("es", "Español", "es"), ("en", "English", "en"),
+                            ("fr", "Français", "fr"), ("qu_EC", "Kichwa", "qu-EC"),
+                            ("ar", "العربية", "ar")]:
+        assert f'value="{code}" lang="{tag}"' in html and name in html
+
+
+def test_guest_choice_lasts_the_visit_and_goes_back_where_they_were(client, sign_in):
+    response = client.post("/language", data={"lang": "fr", "next": "/auth/signin",
+                                               "csrf_token": sign_in.token()})
+    assert response.headers["Location"] == "/auth/signin"
+    assert 'lang="fr"' in client.get("/auth/signin").get_data(as_text=True)
+
+
+def test_language_is_remembered_on_the_account(app, db):
+    rosa = make_account(db, app.config["CENTRE_ID"], lang="es")
+    first = app.test_client()
+    helper = SignIn(first)
+    helper.pin(rosa, PIN)
+    first.post("/language", data={"lang": "qu_EC", "csrf_token": helper.token()})
+    helper.out()
+    assert 'lang="en"' in first.get("/").get_data(as_text=True)  # the centre's default
+    terminal = app.test_client()  # another terminal of the centre
+    SignIn(terminal).pin(rosa, PIN)
+    assert 'lang="qu-EC"' in terminal.get("/").get_data(as_text=True)
+
+
+def test_a_new_persons_first_sign_in_keeps_the_language_they_were_using(app, db):
+    luz = make_account(db, app.config["CENTRE_ID"], lang=None)
+    client = app.test_client()
+    helper = SignIn(client)
+    client.post("/language", data={"lang": "ar", "csrf_token": helper.token()})
+    helper.pin(luz, PIN)
+    assert 'lang="ar"' in client.get("/").get_data(as_text=True)
+    assert next(db.query("SELECT lang FROM accounts WHERE id = ?", [luz["id"]]))["lang"] == "ar"
+
+
+@pytest.mark.parametrize("code, price, date, number", [
+    ("es", "$1.234,56", "23 de noviembre de 2026", "1.234.567,5"),
+    ("qu_EC", "$1.234,56", "23", "1.234.567,5"),  # Ecuadorian conventions (CLDR qu is thin)
+    ("en", "$1,234.56", "November 23, 2026", "1,234,567.5"),
+    ("fr", "1\u202f234,56\xa0$US", "23 novembre 2026", "1\u202f234\u202f567,5"),
+    ("ar", "US$", "2026", "1,234,567.5"),
+])
+def test_prices_dates_and_numbers_follow_the_language(app, clock, code, price, date, number):
+    with app.test_request_context("/"):
+        g.language = code
+        assert price in i18n.format_price(123456)
+        assert date in i18n.format_date(clock())
+        assert i18n.format_number(1234567.5) == number
+
+
+def test_currency_is_a_setting_of_the_installation(data_dir, clock):
+    from .conftest import make_app
+
+    app = make_app(data_dir, clock, CURRENCY="EUR")
+    with app.test_request_context("/"):
+        g.language = "es"
+        assert i18n.format_price(150) == "EUR1,50"  # CLDR es_EC names foreign currencies by code
+
+
+def test_dates_are_shown_in_the_installation_time_zone(app):
+    with app.test_request_context("/"):
+        g.language = "en"
+        # 02:00 UTC on the 24th is still the 23rd in Ecuador (UTC-5).
+        assert "November 23" in i18n.format_date("2026-11-24T02:00:00+00:00")
