@@ -91,8 +91,13 @@ def init(installation, role, name, language, currency, force):
               help="Port to listen on.")
 @click.pass_obj
 def serve(installation, host, port):
+    import logging
+
     import waitress
 
+    # Waitress warns once per request that waits for a free thread: thousands of lines a
+    # second under load, written by the thread that should be answering.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = installation.app()
     try:
         server = waitress.create_server(app, host=host, port=port,

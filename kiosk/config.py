@@ -66,7 +66,7 @@ OPTIONS = [
     Option("PIN_MAX_FAILURES", 5, "Wrong PINs in a row that lock an account."),
     Option("PIN_LOCK_MINUTES", 5.0, "How long a locked account stays locked, in minutes."),
     Option("SECURE_COOKIES", False, "Send cookies over HTTPS only (set when serving HTTPS)."),
-    Option("THREADS", 8, "Worker threads of the web server."),
+    Option("THREADS", 4, "Worker threads of the web server (4 measured best on 2 cores)."),
     Option("LOCALES_DIR", str(ROOT / "locales"), "Where the gettext catalogues are."),
     Option("CONTENT_DIR", str(ROOT / "content"), "Where course packs and demo data are."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),

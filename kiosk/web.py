@@ -9,8 +9,9 @@ import hashlib
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from .errors import KioskError
@@ -33,14 +34,55 @@ def init_app(app) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(KioskError, _kiosk_error)
     versions = _asset_versions(Path(app.static_folder))
-    app.jinja_env.globals["asset"] = lambda path: url_for("static", filename=path,
-                                                          v=versions.get(path))
+    urls: dict[str, str] = {}
+
+    def asset(path: str) -> str:
+        """The URL of a static file, with its content hash; built once per file."""
+        if path not in urls:
+            urls[path] = url_for("static", filename=path, v=versions.get(path))
+        return urls[path]
+
+    icons: dict[tuple[str, str], Markup] = {}
+
+    def icon(name: str, cls: str = "") -> Markup:
+        """An icon from the sprite, beside a label (decorative: hidden from screen readers)."""
+        key = (name, cls)
+        if key not in icons:
+            icons[key] = Markup(
+                '<svg class="icon {}" aria-hidden="true" focusable="false"><use href="{}#{}">'
+                "</use></svg>").format(cls, asset("img/icons.svg"), name)
+        return icons[key]
+
+    built: dict[tuple[str, str], str] = {}
+
+    def cached_url_for(endpoint: str, **values) -> str:
+        """url_for, remembered for links without arguments (a page has a dozen of them)."""
+        if values or endpoint.startswith("."):
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint)
+        if key not in built:
+            built[key] = url_for(endpoint)
+        return built[key]
+
+    app.jinja_env.globals.update(asset=asset, icon=icon, url_for=cached_url_for, csrf=csrf_field,
+                                 avatar=avatar)
 
 
 def _asset_versions(static: Path) -> dict[str, str]:
     """A short content hash per static file, so assets can be cached until they change."""
     return {p.relative_to(static).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:10]
             for p in static.rglob("*") if p.is_file()}
+
+
+def csrf_field() -> Markup:
+    """The hidden CSRF field every form carries."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
+def avatar(person: dict, size: str = "") -> Markup:
+    """A person's initials on their colour, standing in for a picture."""
+    return Markup('<span class="avatar av-{} {}" aria-hidden="true">{}</span>').format(
+        person["colour"], size, person["initials"])
 
 
 def _refuse_undecodable_forms():
@@ -123,7 +165,6 @@ def _kiosk_error(error: KioskError):
 
 def handle_internal_error(error):
     current_app.logger.exception("unhandled error", exc_info=error)
-    g.pop("db", None)
     return error_response(500, _("Something went wrong"),
                           _("Please try again in a moment. If it happens again, tell the "
                             "facilitator."), "internal")

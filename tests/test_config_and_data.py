@@ -188,3 +188,28 @@ def test_the_schema_check_names_what_would_break_a_sync(tmp_path):
 def test_pin_hashes_are_declared_as_never_leaving_the_centre():
     [accounts] = [t for t in synced_tables() if t.name == "accounts"]
     assert accounts.scope == OWNER and "pin_hash" in accounts.local_columns
+
+
+def test_a_request_that_fails_mid_transaction_leaves_nothing_behind(data_dir, clock):
+    """Server threads keep their connection between requests: a crash must not leave a
+    transaction open on it, nor its half-made writes."""
+    from .conftest import make_app
+
+    app = make_app(data_dir, clock, TESTING=False)
+
+    @app.get("/crash-mid-write")
+    def crash():
+        db = data.get_db()
+        db.execute("BEGIN")
+        db.execute("INSERT INTO centres (id, name) VALUES ('half-made', 'x')")
+        raise RuntimeError("power cut")
+
+    client = app.test_client()
+    response = client.get("/crash-mid-write")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.get_data(as_text=True)
+    with app.test_request_context("/"):
+        db = data.get_db()
+        assert not db.conn.in_transaction
+        assert db.execute("SELECT count(*) FROM centres WHERE id = 'half-made'").fetchone() == (0,)
+    assert client.get("/").status_code == 200

@@ -5,7 +5,6 @@ import io
 
 import pytest
 from babel.messages.mofile import write_mo
-from flask import g
 
 from kiosk import catalogues, i18n
 
@@ -119,7 +118,7 @@ def test_a_new_persons_first_sign_in_keeps_the_language_they_were_using(app, db)
 ])
 def test_prices_dates_and_numbers_follow_the_language(app, clock, code, price, date, number):
     with app.test_request_context("/"):
-        g.language = code
+        i18n.set_request_language(code)
         assert price in i18n.format_price(123456)
         assert date in i18n.format_date(clock())
         assert i18n.format_number(1234567.5) == number
@@ -130,12 +129,12 @@ def test_currency_is_a_setting_of_the_installation(data_dir, clock):
 
     app = make_app(data_dir, clock, CURRENCY="EUR")
     with app.test_request_context("/"):
-        g.language = "es"
+        i18n.set_request_language("es")
         assert i18n.format_price(150) == "EUR1,50"  # CLDR es_EC names foreign currencies by code
 
 
 def test_dates_are_shown_in_the_installation_time_zone(app):
     with app.test_request_context("/"):
-        g.language = "en"
+        i18n.set_request_language("en")
         # 02:00 UTC on the 24th is still the 23rd in Ecuador (UTC-5).
         assert "November 23" in i18n.format_date("2026-11-24T02:00:00+00:00")

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from sync.engine import OWNER, SyncedTable
 
-from ..data import iso, new_id
+from ..data import fetch, iso, new_id
 from ..errors import NotFound
 
 ROLES = ("villager", "facilitator", "cooperative", "admin", "regional")
@@ -44,17 +44,21 @@ def hash_secret(secret: str) -> str:
     return generate_password_hash(secret, method=HASH_METHOD)
 
 
+# Pure functions of a name or id, memoised: the sign-in page lists every name of the centre.
+@functools.lru_cache(maxsize=8192)
 def sort_key(name: str) -> str:
     """Accents and case ignored, so Ángel sorts and filters with the A's."""
     decomposed = unicodedata.normalize("NFKD", name)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+@functools.lru_cache(maxsize=8192)
 def initials(name: str) -> str:
     words = [w for w in name.split() if w[:1].isalnum()] or [name]
     return "".join(w[0] for w in words[:2]).upper()
 
 
+@functools.lru_cache(maxsize=8192)
 def colour(account_id: str) -> int:
     """One of eight avatar colours, fixed per account."""
     return int(hashlib.sha256(account_id.encode()).hexdigest()[:4], 16) % 8
@@ -128,8 +132,8 @@ def matches(name: str, query: str) -> bool:
 
 def sign_in_names(db: Database, centre_id: str, query: str = "") -> list[dict]:
     """People who sign in here with a PIN, for the name list of the sign-in page."""
-    rows = list(db.query("SELECT id, name FROM accounts WHERE centre_id = ? AND pin_hash IS NOT "
-                         "NULL", [centre_id]))
+    rows = fetch(db, "SELECT id, name FROM accounts WHERE centre_id = ? AND pin_hash IS NOT NULL",
+                 [centre_id])
     rows = [r for r in rows if not query or matches(r["name"], query)]
     for r in rows:
         r["initials"], r["colour"] = initials(r["name"]), colour(r["id"])
@@ -247,20 +251,27 @@ class SessionState:
     seconds_left: float = 0
 
 
+_SESSION_SQL = (
+    f"SELECT s.seen_at, {', '.join('a.' + c for c in PUBLIC_COLUMNS.split(', '))}, "
+    "a.pin_hash IS NOT NULL AS has_pin, a.password_hash IS NOT NULL AS has_password "
+    "FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = ?")
+
+
 def resume_session(db: Database, token: str, now: dt.datetime, idle_seconds: float,
                    touch: bool = True) -> SessionState:
     """The session's account, unless it has been idle too long (then it is ended)."""
     sid = _token_id(token)
-    rows = list(db.query("SELECT account_id, seen_at FROM sessions WHERE id = ?", [sid]))
+    # One statement on every page of a signed-in person: the session and its account together.
+    rows = fetch(db, _SESSION_SQL, [sid])
     if not rows:
         return SessionState(None)
-    seen = dt.datetime.fromisoformat(rows[0]["seen_at"])
+    account = rows[0]
+    seen = dt.datetime.fromisoformat(account.pop("seen_at"))
     idle = (now - seen).total_seconds()
     if idle >= idle_seconds:
         db.execute("DELETE FROM sessions WHERE id = ?", [sid])
         return SessionState(None, expired=True)
-    account = find_account(db, rows[0]["account_id"])
-    if account is None:
+    if account["id"] is None:
         db.execute("DELETE FROM sessions WHERE id = ?", [sid])
         return SessionState(None)
     if touch and idle >= SESSION_TOUCH_SECONDS:

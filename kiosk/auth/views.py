@@ -22,11 +22,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import refresh
 
 from ..data import get_db, utcnow
 from ..errors import ValidationError
-from ..i18n import _, _l, current_language, ngettext
+from ..i18n import _, _l, current_language, ngettext, set_request_language
 from . import forms, models
 from .access import (
     GRANTABLE,
@@ -50,6 +49,11 @@ ROLE_LABELS = {
     "admin": _l("Centre admin"),
     "regional": _l("Regional staff"),
 }
+
+
+@bp.app_context_processor
+def _signed_in():
+    return {"user": g.get("user"), "seconds_left": g.get("seconds_left", 0)}
 
 
 @bp.app_template_global()
@@ -164,8 +168,7 @@ def signout():
     session.clear()
     # The farewell appears on the next page, which is in the terminal's language again.
     g.user = None
-    g.pop("language", None)
-    refresh()
+    set_request_language(None)
     if request.form.get("reason") == "idle":
         flash(idle_message(), "info")
     else:

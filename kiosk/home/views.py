@@ -5,12 +5,11 @@ to remember a signed-in person's language), ``kiosk.data`` and ``kiosk.i18n``.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
-from flask_babel import refresh
 
 from ..auth import models as accounts
 from ..auth.access import safe_next
 from ..data import get_db, utcnow
-from ..i18n import LANGUAGES, _
+from ..i18n import LANGUAGES, _, set_request_language
 
 bp = Blueprint("home", __name__)
 
@@ -36,8 +35,7 @@ def language():
             g.user["lang"] = code
         else:
             session["lang"] = code
-        g.language = code
-        refresh()
+        set_request_language(code)
         flash(_("Language of the pages: %(language)s.", language=LANGUAGES[code].name), "success")
         return redirect(back)
     return render_template("home/language.html", back=back)

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Screenshot every page of a demo centre and hub, in chosen languages, with Debian's Chromium.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--lang es --lang ar] [--width 1024]
+
+Sets up a demo centre and a demo hub in a temporary directory, serves them as `infocentre serve`
+does, and saves one PNG per page and language (e.g. screenshots/es-signin.png), so a person can
+look at what they built before they stop. Needs the test extra (./scripts/test installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = {p["role"]: p for p in reversed(json.loads(
+    (ROOT / "content" / "demo" / "accounts.json").read_text("utf-8")))}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def serve(data_dir: Path, role: str, env: dict) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir)]
+    name = "Centro Comunitario San Pablo" if role == "node" else "Hub Regional Sierra Centro"
+    subprocess.run([*command, "init", "--role", role, "--name", name], check=True, env=env,
+                   capture_output=True)
+    subprocess.run([*command, "demo"], check=True, env=env, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def sign_in(page, base: str, role: str) -> None:
+    person = DEMO[role]
+    if role == "regional":
+        page.goto(f"{base}/auth/password")
+        page.fill("#name", person["name"])
+        page.fill("#password", person["password"])
+        page.locator("main form button[type=submit]").click()
+    else:
+        page.goto(f"{base}/auth/signin")
+        page.get_by_role("link", name=person["name"]).click()
+        page.fill("#pin", person["pin"])
+        page.locator("#pin").press("Enter")
+    page.wait_for_url(f"{base}/")
+
+
+def shots(page, node: str, hub: str, lang: str, out: Path) -> list[Path]:
+    saved = []
+
+    def choose(base):
+        page.goto(f"{base}/language")
+        page.click(f"button[value='{lang}']")
+
+    def snap(name):
+        path = out / f"{lang}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        saved.append(path)
+
+    choose(node)
+    for name, path in [("home", "/"), ("language", "/language"), ("signin", "/auth/signin"),
+                       ("signin-letter-m", "/auth/signin?letter=M"),
+                       ("signin-none", "/auth/signin?q=zzz"), ("staff-signin", "/auth/password"),
+                       ("not-found", "/nowhere")]:
+        page.goto(node + path)
+        snap(name)
+    page.goto(f"{node}/auth/signin")
+    page.get_by_role("link", name=DEMO["cooperative"]["name"]).click()
+    snap("pin")
+    page.fill("#pin", "9999")
+    page.locator("#pin").press("Enter")
+    page.wait_for_load_state()
+    snap("pin-wrong")
+
+    sign_in(page, node, "villager")
+    choose(node)
+    snap("home-villager")
+    page.goto(f"{node}/auth/me")
+    snap("my-account")
+    page.evaluate("document.getElementById('idle').hidden = false")
+    snap("idle-warning")
+    page.goto(f"{node}/auth/people")
+    snap("forbidden")
+    page.locator("#signout-form button").click()
+    page.wait_for_load_state()
+    snap("signed-out")
+
+    sign_in(page, node, "facilitator")
+    choose(node)
+    snap("home-facilitator")
+    page.goto(f"{node}/auth/people")
+    snap("people")
+    page.goto(f"{node}/auth/people/new")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    snap("new-person-errors")
+    page.goto(f"{node}/auth/people")
+    page.locator("table.people a.btn").first.click()
+    snap("give-pin")
+    page.locator("#signout-form button").click()
+
+    choose(hub)
+    page.goto(f"{hub}/")
+    snap("hub-home")
+    page.goto(f"{hub}/auth/signin")
+    snap("hub-signin")
+    sign_in(page, hub, "regional")
+    choose(hub)
+    snap("hub-staff-home")
+    return saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--lang", action="append", help="es, en, fr, qu_EC or ar (repeatable)")
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--height", type=int, default=700)
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
+    with tempfile.TemporaryDirectory(prefix="screens-") as tmp:
+        node, node_url = serve(Path(tmp) / "node", "node", env)
+        hub, hub_url = serve(Path(tmp) / "hub", "hub", env)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                            args=CHROMIUM_ARGS)
+                for lang in args.lang or ["es", "ar"]:
+                    context = browser.new_context(
+                        viewport={"width": args.width, "height": args.height})
+                    for path in shots(context.new_page(), node_url, hub_url, lang, out):
+                        print(path)
+                    context.close()
+                browser.close()
+        finally:
+            node.terminate()
+            hub.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
