@@ -8,6 +8,7 @@ LC_MESSAGES, LANG), which only this module and ``kiosk.config`` read from the en
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import sys
@@ -113,6 +114,8 @@ def serve(installation, host, port):
             click.echo(_("The centre's other computers open: http://%(host)s:%(port)s/",
                          host=address, port=port))
     sys.stdout.flush()
+    # A service manager or a shutting-down PC sends SIGTERM: close as for Ctrl+C, exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.run()
     except KeyboardInterrupt:

@@ -222,3 +222,11 @@ def test_different_entries_on_the_terminal_save_nothing(data_dir):
     assert child.exitstatus == 1
     assert "not the same" in child.before
     assert count(open_db(data_dir / "infocentre.db"), "accounts") == 0
+
+
+def test_serve_stops_cleanly_when_asked_to_terminate(data_dir):
+    from .live import start_server
+
+    server = start_server(data_dir)
+    server.process.terminate()
+    assert server.process.wait(timeout=15) == 0
