@@ -4,10 +4,12 @@ live servers started as ``infocentre serve`` starts them."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from kiosk import create_app
 from kiosk.cli import cli
@@ -15,6 +17,11 @@ from kiosk.data import open_db
 from kiosk.installation import init_installation
 
 from .live import LiveServer, start_demo_server
+
+# Property tests: 200 examples in every run; HYPOTHESIS_PROFILE=thorough runs 1,000.
+settings.register_profile("default", max_examples=200, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 class Clock:

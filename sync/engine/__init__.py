@@ -1,8 +1,39 @@
 """The sync engine: pure replication logic over a ``sqlite_utils.Database``.
 
-Imports the standard library and sqlite-utils only: no Flask, no requests, nothing from kiosk.
+Imports the standard library, sqlite-utils and ``sync.errors`` only: no Flask, no requests,
+nothing from kiosk. See sync/README.md for the rules it follows.
 """
 
-from .registry import OWNER, REGION, SchemaProblem, SyncedTable, check_schema
+from .capture import install
+from .changes import Catalog
+from .exchange import build_request, note_hub_time, process_reply, serve_exchange, start_resync
+from .purge import purge
+from .registry import (
+    OWNER,
+    REGION,
+    UPLOAD_ANY,
+    UPLOAD_HUB,
+    UPLOAD_OWNER,
+    SchemaProblem,
+    Scope,
+    SyncedTable,
+    check_schema,
+    consent,
+    node_buckets,
+    owner_and,
+)
 
-__all__ = ["OWNER", "REGION", "SchemaProblem", "SyncedTable", "check_schema"]
+
+def pending(db) -> int:
+    """Changes made here that the hub has not acknowledged yet."""
+    return db.execute(
+        "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE s.id = 1 AND c.node = s.node_idx "
+        "AND c.seq > s.acked").fetchone()[0]
+
+
+__all__ = [
+    "OWNER", "REGION", "UPLOAD_ANY", "UPLOAD_HUB", "UPLOAD_OWNER", "Catalog", "SchemaProblem",
+    "Scope", "SyncedTable", "build_request", "check_schema", "consent", "install", "node_buckets",
+    "note_hub_time", "owner_and", "pending", "process_reply", "purge", "serve_exchange",
+    "start_resync",
+]

@@ -1,0 +1,262 @@
+"""Changesets: the clock entries of a batch with their current values, as compact JSON, and the
+strict decoding of changesets received from another replica.
+
+Wire form (sync/README.md, "Wire format")::
+
+    {"nodes": [node ids], "base": hlc, "tables": [{
+        "name": "accounts", "columns": ["centre_id", "name", ...],
+        "rows":    [[pk, hlc - base, node#, [values...], [[column#, hlc - base, node#], ...]]],
+        "cells":   [[pk, column#, hlc - base, node#, value]],
+        "deletes": [[pk, hlc - base, node#]]}]}
+
+A row carries its row version and every column's current value; columns changed since the row
+was made carry their own, newer, version. Tables and columns travel by name, never by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from ..errors import Malformed
+from .capture import ROW, TOMBSTONE, _q
+from .registry import SyncedTable, synced_columns
+
+MAX_PK = 200
+SCALARS = (str, int, float, type(None))
+
+
+@dataclass
+class Entry:
+    """One clock entry: a row version (col 0), a cell version, or a tombstone (col -1)."""
+
+    tbl: int
+    pk: str
+    col: int
+    hlc: int
+    node: int
+    seq: int
+
+
+@dataclass
+class Change:
+    """A decoded change: kind is "row", "cell" or "delete"; versions are (hlc, node id)."""
+
+    kind: str
+    table: str
+    pk: str
+    version: tuple[int, str]
+    values: dict = field(default_factory=dict)  # row: every column; cell: one column
+    overrides: dict = field(default_factory=dict)  # row: column -> newer version
+
+
+class Catalog:
+    """Names of tables, columns and nodes, and their local ids, for one database."""
+
+    def __init__(self, db: Database, tables: list[SyncedTable]):
+        self.specs = {t.name: t for t in tables}
+        self.table_ids = {}
+        self.columns = {}  # table name -> [column names that travel]
+        self.column_ids = {}  # table name -> {column name: id}
+        for spec in tables:
+            tid = db.execute("SELECT id FROM _sync_tables WHERE name = ?",
+                             [spec.name]).fetchone()[0]
+            self.table_ids[spec.name] = tid
+            self.columns[spec.name] = synced_columns(db, spec)
+            self.column_ids[spec.name] = dict(
+                (name, cid) for cid, name in db.execute(
+                    "SELECT id, name FROM _sync_columns WHERE table_id = ?", [tid]))
+        self.table_names = {tid: name for name, tid in self.table_ids.items()}
+        self.column_names = {name: {cid: c for c, cid in ids.items()}
+                             for name, ids in self.column_ids.items()}
+        self._nodes = dict(db.execute("SELECT id, node_id FROM _sync_origins"))
+        self._node_ids = {v: k for k, v in self._nodes.items()}
+        self.db = db
+
+    def node_id(self, idx: int) -> str:
+        if idx not in self._nodes:
+            self._nodes.update(self.db.execute("SELECT id, node_id FROM _sync_origins"))
+        return self._nodes[idx]
+
+    def node_idx(self, node_id: str) -> int:
+        if node_id not in self._node_ids:
+            self.db.execute("INSERT OR IGNORE INTO _sync_origins (node_id) VALUES (?)",
+                            [node_id])
+            idx = self.db.execute("SELECT id FROM _sync_origins WHERE node_id = ?",
+                                  [node_id]).fetchone()[0]
+            self._node_ids[node_id] = idx
+            self._nodes[idx] = node_id
+        return self._node_ids[node_id]
+
+
+def encode(db: Database, catalog: Catalog, entries: list[Entry]) -> dict:
+    """The changeset of ``entries``, with the current values of their rows."""
+    nodes: dict[str, int] = {}
+    base = min((e.hlc for e in entries), default=0)
+
+    def node(idx: int) -> int:
+        return nodes.setdefault(catalog.node_id(idx), len(nodes))
+
+    blocks = []
+    by_table: dict[int, list[Entry]] = {}
+    for e in entries:
+        by_table.setdefault(e.tbl, []).append(e)
+    for tid, items in by_table.items():
+        table = catalog.table_names[tid]
+        columns = catalog.columns[table]
+        index = {name: i for i, name in enumerate(columns)}
+        names = catalog.column_names[table]
+        row_pks = [e.pk for e in items if e.col == ROW]
+        cell_entries = [e for e in items if e.col > 0 and names.get(e.col) in index]
+        wanted = set(row_pks) | {e.pk for e in cell_entries}
+        current = _read_rows(db, table, columns, wanted)
+        overrides = _own_versions(db, tid, row_pks)
+        block = {"name": table, "columns": columns, "rows": [], "cells": [], "deletes": []}
+        for e in items:
+            if e.col == TOMBSTONE:
+                block["deletes"].append([e.pk, e.hlc - base, node(e.node)])
+            elif e.col == ROW and e.pk in current:
+                newer = [[index[names[c]], h - base, node(n)]
+                         for c, h, n in overrides.get(e.pk, ()) if names.get(c) in index]
+                block["rows"].append([e.pk, e.hlc - base, node(e.node), current[e.pk], newer])
+        rows_here = set(row_pks)
+        for e in cell_entries:
+            if e.pk in current and e.pk not in rows_here:
+                value = current[e.pk][index[names[e.col]]]
+                block["cells"].append([e.pk, index[names[e.col]], e.hlc - base, node(e.node),
+                                       value])
+        block = {k: v for k, v in block.items() if v != []}
+        blocks.append(block)
+    return {"nodes": list(nodes), "base": base, "tables": blocks}
+
+
+def _read_rows(db: Database, table: str, columns: list[str], pks) -> dict[str, list]:
+    found = {}
+    select = ", ".join(_q(c) for c in columns) or "NULL"
+    pks = list(pks)
+    for start in range(0, len(pks), 500):
+        chunk = pks[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(f"SELECT id, {select} FROM {_q(table)} WHERE id IN ({marks})",
+                              chunk):
+            found[row[0]] = list(row[1:]) if columns else []
+    return found
+
+
+def _own_versions(db: Database, tid: int, pks: list[str]) -> dict[str, list[tuple]]:
+    found: dict[str, list[tuple]] = {}
+    for start in range(0, len(pks), 500):
+        chunk = pks[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for pk, col, hlc, node in db.execute(
+                f"SELECT pk, col, hlc, node FROM _sync_clock WHERE tbl = ? AND col > 0 "
+                f"AND pk IN ({marks})", [tid, *chunk]):
+            found.setdefault(pk, []).append((col, hlc, node))
+    return found
+
+
+def count(changeset: dict) -> int:
+    """Row changes in a changeset (a whole row, a cell or a delete each count one)."""
+    return sum(len(b.get(k, ())) for b in changeset.get("tables", ())
+               for k in ("rows", "cells", "deletes"))
+
+
+def decode(changeset, catalog: Catalog, *, lenient: bool = False) -> list[Change]:
+    """Check a received changeset thoroughly and turn it into Changes; Malformed otherwise.
+
+    ``lenient`` (a node reading the hub's pull) skips tables and columns this replica does not
+    know: the hub may run a newer version. The hub itself is strict: what it cannot store, it
+    refuses, and the node keeps it until the hub is upgraded.
+    """
+    if not isinstance(changeset, dict):
+        raise Malformed("changes must be an object")
+    nodes = changeset.get("nodes", [])
+    base = changeset.get("base", 0)
+    blocks = changeset.get("tables", [])
+    if not (isinstance(nodes, list) and all(_is_id(n) for n in nodes)):
+        raise Malformed("nodes must be a list of node ids")
+    if not _is_int(base) or base < 0:
+        raise Malformed("base must be a non-negative integer")
+    if not isinstance(blocks, list):
+        raise Malformed("tables must be a list")
+    changes = []
+    for block in blocks:
+        changes.extend(_decode_block(block, nodes, base, catalog, lenient))
+    return changes
+
+
+def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[Change]:
+    if not isinstance(block, dict) or not isinstance(block.get("name"), str):
+        raise Malformed("each table must be an object with a name")
+    table = block["name"]
+    if table not in catalog.specs:
+        if lenient:
+            return []
+        raise Malformed(f"unknown table {table!r}: is the hub older than this centre? "
+                        f"Upgrade the hub first.")
+    columns = block.get("columns", [])
+    known = set(catalog.columns[table])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise Malformed(f"{table}: columns must be a list of names")
+    unknown = {c for c in columns if c not in known}
+    if unknown and not lenient:
+        raise Malformed(f"{table}: unknown or local columns {sorted(unknown)}: is the hub older "
+                        f"than this centre? Upgrade the hub first.")
+    if len(set(columns)) != len(columns):
+        raise Malformed(f"{table}: a column is named twice")
+
+    def version(dh, n):
+        if not _is_int(dh) or dh < 0 or not _is_int(n) or not 0 <= n < len(nodes):
+            raise Malformed(f"{table}: bad version")
+        return (base + dh, nodes[n])
+
+    out = []
+    for item in _list(block.get("rows", []), table, "rows"):
+        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0])
+                and isinstance(item[3], list) and len(item[3]) == len(columns)
+                and isinstance(item[4], list)):
+            raise Malformed(f"{table}: bad row")
+        if not all(isinstance(v, SCALARS) for v in item[3]):
+            raise Malformed(f"{table}: values must be text, numbers or null")
+        overrides = {}
+        for o in item[4]:
+            if not (isinstance(o, list) and len(o) == 3 and _is_int(o[0])
+                    and 0 <= o[0] < len(columns)):
+                raise Malformed(f"{table}: bad column version")
+            overrides[columns[o[0]]] = version(o[1], o[2])
+        values = {c: v for c, v in zip(columns, item[3]) if c not in unknown}
+        overrides = {c: v for c, v in overrides.items() if c not in unknown}
+        out.append(Change("row", table, item[0], version(item[1], item[2]), values, overrides))
+    for item in _list(block.get("cells", []), table, "cells"):
+        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0]) and _is_int(item[1])
+                and 0 <= item[1] < len(columns) and isinstance(item[4], SCALARS)):
+            raise Malformed(f"{table}: bad cell")
+        if columns[item[1]] in unknown:
+            version(item[2], item[3])
+            continue
+        out.append(Change("cell", table, item[0], version(item[2], item[3]),
+                          {columns[item[1]]: item[4]}))
+    for item in _list(block.get("deletes", []), table, "deletes"):
+        if not (isinstance(item, list) and len(item) == 3 and _is_pk(item[0])):
+            raise Malformed(f"{table}: bad delete")
+        out.append(Change("delete", table, item[0], version(item[1], item[2])))
+    return out
+
+
+def _list(value, table, key):
+    if not isinstance(value, list):
+        raise Malformed(f"{table}: {key} must be a list")
+    return value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62
+
+
+def _is_pk(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_PK
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64

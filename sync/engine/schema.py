@@ -1,0 +1,149 @@
+"""The engine's own tables (names start with ``_sync_``), as the ``sync`` migration set.
+
+Imports sqlite-utils only. The same tables exist on nodes and on the hub; some are used by only
+one of them (noted below).
+"""
+
+from sqlite_utils import Migrations
+
+MIGRATIONS = Migrations("sync")
+
+
+@MIGRATIONS()
+def m0001_engine(db):
+    db.executescript(
+        """
+        -- One row: who this replica is, its clock and its place in the exchange with the hub.
+        CREATE TABLE _sync_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            node_id TEXT NOT NULL,            -- this installation's centre id
+            node_idx INTEGER NOT NULL,        -- node_id interned in _sync_origins
+            instance_id TEXT NOT NULL,        -- this copy of the database (renewed on restore)
+            role TEXT NOT NULL,               -- 'node' or 'hub'
+            applying INTEGER NOT NULL DEFAULT 0,  -- 1 while applying others' changes
+            hlc INTEGER NOT NULL DEFAULT 0,   -- the last hybrid logical clock value issued
+            seq INTEGER NOT NULL DEFAULT 0,   -- the last local sequence number
+            offset_ms INTEGER NOT NULL DEFAULT 0,  -- node: hub time minus local time
+            acked INTEGER NOT NULL DEFAULT 0,     -- node: local seq acknowledged by the hub
+            cursor INTEGER NOT NULL DEFAULT 0,    -- node: hub seq pulled up to
+            inflight TEXT,                        -- node: the batch being sent (JSON)
+            resync INTEGER NOT NULL DEFAULT 0,    -- node: full resynchronisation under way
+            scoped_seq INTEGER NOT NULL DEFAULT 0,  -- hub: buckets computed up to this seq
+            purged_seq INTEGER NOT NULL DEFAULT 0,  -- hub: tombstones purged up to this seq
+            last_sync_at TEXT
+        ) STRICT;
+
+        CREATE TABLE _sync_tables (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        ) STRICT;
+
+        CREATE TABLE _sync_columns (
+            table_id INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (table_id, id),
+            UNIQUE (table_id, name)
+        ) STRICT;
+
+        -- Node ids, interned: clock rows hold a small integer instead of a 36-character UUID.
+        CREATE TABLE _sync_origins (
+            id INTEGER PRIMARY KEY,
+            node_id TEXT NOT NULL UNIQUE
+        ) STRICT;
+
+        -- The version of every cell: col 0 is the row (its insert), col -1 its tombstone.
+        -- Ordered by seq it is also the feed of changes; there is no separate change log.
+        CREATE TABLE _sync_clock (
+            tbl INTEGER NOT NULL,
+            pk TEXT NOT NULL,
+            col INTEGER NOT NULL,
+            hlc INTEGER NOT NULL,
+            node INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            origin INTEGER,  -- hub: the instance that pushed this version (no echo back)
+            PRIMARY KEY (tbl, pk, col)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX _sync_clock_by_seq ON _sync_clock (seq);
+
+        -- Hub: the buckets each row belongs to, and rows that left a bucket.
+        CREATE TABLE _sync_members (
+            tbl INTEGER NOT NULL,
+            pk TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            PRIMARY KEY (tbl, pk, bucket)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE _sync_exits (
+            seq INTEGER PRIMARY KEY,
+            tbl INTEGER NOT NULL,
+            pk TEXT NOT NULL,
+            bucket TEXT NOT NULL
+        ) STRICT;
+
+        -- Hub: ids whose tombstones were purged; deleted for ever.
+        CREATE TABLE _sync_deleted (
+            tbl INTEGER NOT NULL,
+            pk TEXT NOT NULL,
+            PRIMARY KEY (tbl, pk)
+        ) STRICT, WITHOUT ROWID;
+
+        -- Hub: registered centres' credentials, database copies, batches and nonces seen.
+        CREATE TABLE _sync_nodes (
+            node_id TEXT PRIMARY KEY,
+            generation INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_seen_at TEXT,
+            schema_version INTEGER
+        ) STRICT;
+        CREATE TABLE _sync_instances (
+            id INTEGER PRIMARY KEY,
+            node_id TEXT NOT NULL,
+            instance_id TEXT NOT NULL UNIQUE,
+            acked INTEGER NOT NULL DEFAULT 0,
+            last_seen_at TEXT
+        ) STRICT;
+        CREATE TABLE _sync_batches (
+            node_id TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            replays INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (node_id, batch_id)
+        ) STRICT;
+        CREATE TABLE _sync_nonces (
+            node_id TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            seen_ms INTEGER NOT NULL,
+            PRIMARY KEY (node_id, nonce)
+        ) STRICT;
+        CREATE INDEX _sync_nonces_by_time ON _sync_nonces (seen_ms);
+
+        -- Both: changes that could not be applied, kept and reported rather than retried.
+        CREATE TABLE _sync_quarantine (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            pk TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            change TEXT NOT NULL
+        ) STRICT;
+
+        -- Node: rows received during a full resynchronisation.
+        CREATE TABLE _sync_seen (
+            tbl INTEGER NOT NULL,
+            pk TEXT NOT NULL,
+            PRIMARY KEY (tbl, pk)
+        ) STRICT, WITHOUT ROWID;
+        """
+    )
+
+
+@MIGRATIONS()
+def m0002_shape(db):
+    # shape: the synced tables and columns this replica knew at its last start (JSON).
+    # fresh: node, after an upgrade: {table: [columns]} new here, whose values the hub has and
+    # this copy does not; they take the hub's values during the pull that follows.
+    db.execute("ALTER TABLE _sync_state ADD COLUMN shape TEXT")
+    db.execute("ALTER TABLE _sync_state ADD COLUMN fresh TEXT")
