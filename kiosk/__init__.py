@@ -9,23 +9,31 @@ import importlib
 
 from flask import Flask
 
-from sync.engine import check_schema
+from sync.engine import check_schema, install
 
 from . import config as config_module
 from . import data, i18n, web
 from .errors import ConfigError
 
 # Each area is a package offering any of: ``bp`` (its blueprint), ``SYNCED_TABLES``, ``cli`` (a
-# click group), ``demo(db, ...)`` and ``tiles(user)`` (home-page buttons).
-AREAS = ("kiosk.home", "kiosk.auth", "kiosk.admin")
+# click group), ``commands`` (more groups), ``demo(db, ...)``, ``tiles(user)`` (home-page
+# buttons) and ``MIGRATIONS`` (its own schema, for areas that are not part of kiosk). The list
+# is the AREAS setting; these are the suite's own.
+AREAS = tuple(config_module.DEFAULT_AREAS)
 
 
-def areas() -> list:
-    return [importlib.import_module(name) for name in AREAS]
+def areas(names=AREAS) -> list:
+    found = []
+    for name in names:
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError as e:
+            raise ConfigError(f"the area {name} could not be loaded: {e}") from None
+    return found
 
 
-def synced_tables() -> list:
-    return [t for area in areas() for t in getattr(area, "SYNCED_TABLES", ())]
+def synced_tables(names=AREAS) -> list:
+    return [t for area in areas(names) for t in getattr(area, "SYNCED_TABLES", ())]
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -43,10 +51,11 @@ def create_app(config: dict | None = None) -> Flask:
     )
     i18n.init_app(app)
     web.init_app(app)
-    data.init_app(app)
-    _check_synced_tables(app)
+    loaded = areas(app.config["AREAS"])
+    data.init_app(app, [a.MIGRATIONS for a in loaded if hasattr(a, "MIGRATIONS")])
+    _install_sync(app, [t for a in loaded for t in getattr(a, "SYNCED_TABLES", ())])
     registry = app.extensions.setdefault("infocentre", {"tiles": []})
-    for area in areas():
+    for area in loaded:
         if hasattr(area, "bp"):
             app.register_blueprint(area.bp)
         if hasattr(area, "tiles"):
@@ -55,11 +64,18 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _check_synced_tables(app: Flask) -> None:
+def _install_sync(app: Flask, tables: list) -> None:
+    """Check the synced tables, (re)install change capture, and on the hub serve the sync API."""
     db = data.open_db(app.config["DATABASE"])
     try:
-        problems = check_schema(db, synced_tables())
+        problems = check_schema(db, tables)
+        if problems:
+            raise ConfigError("synced tables cannot be synced: " + "; ".join(map(str, problems)))
+        install(db, tables, node_id=app.config["CENTRE_ID"], role=app.config["ROLE"])
     finally:
         db.close()
-    if problems:
-        raise ConfigError("synced tables cannot be synced: " + "; ".join(map(str, problems)))
+    if app.config["ROLE"] == "hub":
+        import sync.server  # only the hub serves it (and importing it costs every command)
+
+        sync.server.init_app(app, get_db=data.get_db, tables=tables)
+        web.csrf.exempt(sync.server.bp)  # signed with the node's secret instead

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import click
 
-from . import areas, create_app
+from . import areas, create_app, synced_tables
 from . import config as config_module
 from .data import utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _, ngettext, use_language
-from .installation import init_installation
+from .installation import init_installation, join_hub
 
 
 class CliError(click.ClickException):
@@ -55,6 +55,9 @@ class Installation:
             self._app = create_app({"DATA_DIR": str(self.data_dir)})
         return self._app
 
+    def tables(self) -> list:
+        return synced_tables(self.app().config["AREAS"])
+
 
 @click.group(cls=Group)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -74,15 +77,35 @@ def cli(ctx, data_dir):
 @click.option("--currency", default="USD", show_default=True, help="Currency of prices.")
 @click.option("--force", is_flag=True, help="Replace an existing installation (its files are "
               "kept aside in a 'replaced-...' folder, never deleted).")
+@click.option("--hub", "hub_url", help="A centre's regional hub, e.g. http://hub.example:5000.")
+@click.option("--token", help="The centre's token, from 'infocentre hub add-node' at the hub.")
 @click.pass_obj
-def init(installation, role, name, language, currency, force):
+def init(installation, role, name, language, currency, force, hub_url, token):
     made = init_installation(installation.data_dir, role=role, name=name, language=language,
-                             currency=currency, force=force)
+                             currency=currency, force=force, hub_url=hub_url, token=token)
     if made["replaced"]:
         click.echo(_("The old installation was moved to %(path)s.", path=made["replaced"]))
     installation.app()  # validates the new configuration now, not at the first page
     click.echo(_("%(name)s (%(role)s) is set up in %(path)s.", name=" ".join(name.split()),
                  role=role, path=installation.data_dir))
+
+
+@cli.command(help="Join a regional hub, keeping this centre's data (demo rows are removed).")
+@click.option("--hub", "hub_url", required=True, help="The hub's address.")
+@click.option("--token", required=True, help="The token from 'infocentre hub add-node'.")
+@click.pass_obj
+def join(installation, hub_url, token):
+    app = installation.app()
+    with app.app_context():
+        from .data import get_db, schema_version
+
+        db = get_db()
+        made = join_hub(installation.data_dir, db, hub_url=hub_url, token=token,
+                        tables=installation.tables(), schema=schema_version(db),
+                        say=click.echo)
+    click.echo(_("This centre now syncs with %(hub)s. Send its data: infocentre sync now",
+                 hub=hub_url))
+    return made
 
 
 @cli.command(help="Serve the kiosk with a production web server (waitress).")
@@ -158,8 +181,10 @@ def demo(installation):
 def _attach_area_commands() -> None:
     names = {"kiosk.auth": "user"}
     for area in areas():
-        if hasattr(area, "cli"):
+        if isinstance(getattr(area, "cli", None), click.Command):
             cli.add_command(area.cli, names.get(area.__name__, area.__name__.split(".")[-1]))
+        for group in getattr(area, "commands", ()):
+            cli.add_command(group)
 
 
 _attach_area_commands()

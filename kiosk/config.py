@@ -24,8 +24,10 @@ from .i18n import LANGUAGES, _
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "config.json"
 SECRET_FILE = "secret_key"
+TOKEN_FILE = "sync_token"
 DATABASE_FILE = "infocentre.db"
 ROLES = ("node", "hub")
+DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin"]
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,26 @@ OPTIONS = [
     Option("PIN_LOCK_MINUTES", 5.0, "How long a locked account stays locked, in minutes."),
     Option("SECURE_COOKIES", False, "Send cookies over HTTPS only (set when serving HTTPS)."),
     Option("THREADS", 4, "Worker threads of the web server (4 measured best on 2 cores)."),
+    Option("AREAS", DEFAULT_AREAS, "The app's areas, as Python modules in order; a deployment "
+           "may add its own (the sync benchmark does). Comma-separated in the environment.",
+           True),
     Option("LOCALES_DIR", str(ROOT / "locales"), "Where the gettext catalogues are."),
     Option("CONTENT_DIR", str(ROOT / "content"), "Where course packs and demo data are."),
+    Option("HUB_URL", None, "A centre's regional hub, e.g. http://hub.example:5000 (set by "
+           "init --hub or join).", True),
+    Option("SYNC_TOKEN", None, "A centre's credentials at the hub, read from the data "
+           "directory's sync_token file (owner-only), never from config.json."),
+    Option("SYNC_BATCH", 1000, "Changes a centre sends per request."),
+    Option("SYNC_PAGE", 2000, "Changes the hub sends per request, at most."),
+    Option("SYNC_MIN_SCHEMA", 1, "Hub: the oldest centre data version it accepts; older centres "
+           "are asked to update."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
 _TYPES = {
-    "LANGUAGES": _list, "IDLE_MINUTES": float, "PIN_MAX_FAILURES": int,
-    "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int,
+    "LANGUAGES": _list, "AREAS": _list, "IDLE_MINUTES": float, "PIN_MAX_FAILURES": int,
+    "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
+    "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int,
 }
 
 
@@ -90,7 +104,7 @@ def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = Non
     settings = {o.name: o.default for o in OPTIONS}
     data_dir = data_dir_from(mapping.get("DATA_DIR"), environ)
     settings.update(read_file(data_dir))
-    for name in OPTION_NAMES - {"DATA_DIR", "NOW"}:
+    for name in OPTION_NAMES - {"DATA_DIR", "NOW", "SYNC_TOKEN"}:
         if f"INFOCENTRE_{name}" in environ:
             settings[name] = environ[f"INFOCENTRE_{name}"]
     settings.update(mapping)
@@ -101,6 +115,8 @@ def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = Non
         except (TypeError, ValueError):
             raise ConfigError(_("The setting %(name)s has an invalid value.", name=name)) from None
     settings.setdefault("SECRET_KEY", read_secret(data_dir))
+    if settings.get("SYNC_TOKEN") is None:
+        settings["SYNC_TOKEN"] = read_token(data_dir)
     settings["DATABASE"] = str(data_dir / DATABASE_FILE)
     validate(settings)
     return settings
@@ -134,6 +150,30 @@ def read_secret(data_dir: Path) -> str:
     return secret
 
 
+def read_token(data_dir: Path) -> str | None:
+    try:
+        return (data_dir / TOKEN_FILE).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_token(data_dir: Path, token: str) -> None:
+    fd = os.open(data_dir / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token + "\n")
+
+
+def update_file(data_dir: Path, **changes) -> None:
+    """Change keys of the data directory's config file, written whole and then renamed."""
+    path = data_dir / CONFIG_FILE
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    stored.update({k.lower(): v for k, v in changes.items()})
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def validate(settings: dict) -> None:
     """Raise ConfigError with one clear sentence for the first invalid setting."""
     if settings["ROLE"] not in ROLES:
@@ -160,6 +200,10 @@ def validate(settings: dict) -> None:
         raise ConfigError(_("PIN_MAX_FAILURES and PIN_LOCK_MINUTES must be positive."))
     if not 1 <= settings["THREADS"] <= 64:
         raise ConfigError(_("THREADS must be between 1 and 64."))
+    if not (1 <= settings["SYNC_BATCH"] <= 100_000 and 1 <= settings["SYNC_PAGE"] <= 100_000):
+        raise ConfigError(_("SYNC_BATCH and SYNC_PAGE must be between 1 and 100000."))
+    if settings["SYNC_TOKEN"] and not settings["HUB_URL"]:
+        raise ConfigError(_("This centre has a sync token but no hub address (HUB_URL)."))
     if not Path(settings["LOCALES_DIR"]).is_dir():
         raise ConfigError(_("The language catalogues were not found in %(path)s.",
                             path=settings["LOCALES_DIR"]))

@@ -18,6 +18,8 @@ from pathlib import Path
 from flask import current_app, g, has_app_context
 from sqlite_utils import Database
 
+from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
+
 from .schema import MIGRATIONS
 
 BUSY_TIMEOUT_S = 10
@@ -88,31 +90,34 @@ def close_db(exc=None) -> None:
         db.conn.rollback()
 
 
-def init_app(app) -> None:
+def init_app(app, extra_migrations=()) -> None:
     """Bring the schema up to date at start, then close a connection after each request."""
     db = open_db(app.config["DATABASE"])
     try:
-        migrate(db, Path(app.config["DATA_DIR"]))
+        migrate(db, Path(app.config["DATA_DIR"]), extra_migrations)
     finally:
         db.close()
     app.teardown_appcontext(close_db)
 
 
-def migrate(db: Database, data_dir: Path) -> list[str]:
+def migrate(db: Database, data_dir: Path, extra_migrations=()) -> list[str]:
     """Apply pending migrations after backing up a database that already holds data.
 
     Runs under ``BEGIN IMMEDIATE`` so two processes starting at once cannot both apply the same
     migration. Returns the names applied.
     """
-    pending = [m.name for m in MIGRATIONS.pending(db)]
+    # The app's schema, other areas' (if any), then the sync engine's.
+    sets = (MIGRATIONS, *extra_migrations, SYNC_MIGRATIONS)
+    pending = [m.name for s in sets for m in s.pending(db)]
     if not pending:
         return []
     if MIGRATIONS.applied(db):
         backup(db, data_dir / "backups" / f"{stamp()}-before-{pending[0]}.db")
     db.execute("BEGIN IMMEDIATE")
     try:
-        applied = [m.name for m in MIGRATIONS.pending(db)]
-        MIGRATIONS.apply(db)
+        applied = [m.name for s in sets for m in s.pending(db)]
+        for migrations in sets:
+            migrations.apply(db)
         db.execute("COMMIT")
     except BaseException:
         db.rollback()

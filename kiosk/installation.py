@@ -10,6 +10,10 @@ import shutil
 import uuid
 from pathlib import Path
 
+from sync import signing
+from sync.engine.clock import wall_ms
+from sync.errors import Refused, Unreachable
+
 from . import config as config_module
 from .admin import models as centres
 from .data import migrate, open_db, stamp, utcnow
@@ -22,7 +26,8 @@ OWN_FILES = (config_module.CONFIG_FILE, config_module.SECRET_FILE,
 
 
 def init_installation(data_dir: Path, *, role: str, name: str, language: str = "es",
-                      currency: str = "USD", force: bool = False) -> dict:
+                      currency: str = "USD", force: bool = False, hub_url: str | None = None,
+                      token: str | None = None) -> dict:
     """Create a centre or hub in ``data_dir``; returns ``{"centre_id", "replaced"}``.
 
     Refuses an existing installation unless ``force``; then its files are moved aside into a
@@ -36,6 +41,11 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
     if language not in LANGUAGES:
         raise KioskError(_("Languages must be chosen among: %(codes)s.",
                            codes=", ".join(LANGUAGES)))
+    joined = None
+    if hub_url or token:
+        if role != "node" or not (hub_url and token):
+            raise KioskError(_("A centre joins a hub with both --hub and --token."))
+        joined = _check_hub(hub_url, token)
     existing = [data_dir / f for f in OWN_FILES if (data_dir / f).exists()]
     if existing and not force:
         raise KioskError(_("A centre is already set up in %(path)s; nothing was changed. Use "
@@ -46,17 +56,102 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
         replaced.mkdir(parents=True)
         for path in existing:
             shutil.move(str(path), replaced / path.name)
-    centre_id = str(uuid.uuid4())
+    # A centre registered at the hub takes the id the hub gave it; its centres row comes from
+    # the hub at the first sync.
+    centre_id = joined or str(uuid.uuid4())
     try:
+        extra = {"hub_url": hub_url} if joined else {}
         config_module.write_new(data_dir, role, name, centre_id, default_language=language,
-                                currency=currency.upper())
+                                currency=currency.upper(), **extra)
+        if joined:
+            config_module.write_token(data_dir, token)
     except OSError as e:
         raise KioskError(_("Cannot write to %(path)s: %(error)s", path=data_dir,
                            error=e.strerror)) from e
     db = open_db(data_dir / config_module.DATABASE_FILE)
     try:
         migrate(db, data_dir)
-        centres.add_centre(db, centre_id=centre_id, name=name, role=role, now=utcnow())
+        if not joined:
+            centres.add_centre(db, centre_id=centre_id, name=name, role=role, now=utcnow())
     finally:
         db.close()
     return {"centre_id": centre_id, "replaced": replaced}
+
+
+def _check_hub(hub_url: str, token: str) -> str:
+    """The node id of a well-formed token for a well-formed hub address (checked offline)."""
+    from sync.client import HubClient  # requests is slow to import: only when joining
+
+    try:
+        node_id, _secret = signing.parse_token(token)
+        HubClient(hub_url, token).close()
+    except ValueError:
+        raise KioskError(_("The token or the hub's address is not valid: copy them again from "
+                           "'infocentre hub add-node' at the hub.")) from None
+    return node_id
+
+
+def join_hub(data_dir: Path, db, *, hub_url: str, token: str, tables: list, schema: int,
+             say=print) -> dict:
+    """Turn a standalone centre into a node of a hub, keeping its data.
+
+    The credentials are checked with the hub first. Demo rows go (they were never real); every
+    row owned by the centre moves to the id the hub registered, still waiting to be sent.
+    """
+    config = config_module.read_file(data_dir)
+    if config.get("ROLE") != "node":
+        raise KioskError(_("This command runs at a centre, not at the hub."))
+    if config.get("HUB_URL"):
+        raise KioskError(_("This centre already syncs with %(hub)s.", hub=config["HUB_URL"]))
+    new_id = _check_hub(hub_url, token)
+    _probe(hub_url, token, new_id, schema)
+    old_id = config["CENTRE_ID"]
+    demo = db.execute("SELECT table_name, row_id FROM demo_rows").fetchall()
+    if demo:
+        say(_("Removing the demo data first (%(n)d rows): it is not this centre's.", n=len(demo)))
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("UPDATE _sync_state SET applying = 1 WHERE id = 1")
+        for table, row_id in demo:
+            db.execute(f'DELETE FROM "{table}" WHERE id = ?', [row_id])
+            db.execute("DELETE FROM _sync_clock WHERE pk = ? AND tbl = (SELECT id FROM "
+                       "_sync_tables WHERE name = ?)", [row_id, table])
+        db.execute("DELETE FROM demo_rows")
+        db.execute("DELETE FROM _sync_clock WHERE pk = ? AND tbl = (SELECT id FROM _sync_tables "
+                   "WHERE name = 'centres')", [old_id])
+        db.execute("DELETE FROM centres WHERE id = ?", [old_id])  # the hub's row will come
+        for spec in tables:
+            db.execute(f'UPDATE "{spec.name}" SET centre_id = ? WHERE centre_id = ?',
+                       [new_id, old_id])
+        db.execute("INSERT OR IGNORE INTO _sync_origins (node_id) VALUES (?)", [new_id])
+        new_idx = db.execute("SELECT id FROM _sync_origins WHERE node_id = ?",
+                             [new_id]).fetchone()[0]
+        db.execute("UPDATE _sync_clock SET node = ? WHERE node = (SELECT node_idx FROM "
+                   "_sync_state)", [new_idx])
+        db.execute("UPDATE _sync_state SET applying = 0, node_id = ?, node_idx = ?, "
+                   "instance_id = ?, acked = 0, cursor = 0, inflight = NULL WHERE id = 1",
+                   [new_id, new_idx, str(uuid.uuid4())])
+        config_module.write_token(data_dir, token)
+        config_module.update_file(data_dir, centre_id=new_id, hub_url=hub_url)
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+    return {"centre_id": new_id, "demo_rows": len(demo)}
+
+
+def _probe(hub_url: str, token: str, node_id: str, schema: int) -> None:
+    """One signed request that changes nothing, to check the address and the token now."""
+    from sync.client import HubClient
+
+    client = HubClient(hub_url, token)
+    try:
+        client.exchange({"node": node_id, "instance": str(uuid.uuid4()), "schema": schema,
+                         "acked": 0, "batch": None, "cursor": None}, wall_ms())
+    except Unreachable as e:
+        raise KioskError(_("The hub could not be reached (%(error)s); join again when the link "
+                           "is up.", error=e)) from None
+    except Refused as e:
+        raise KioskError(_("The hub refused this token: %(error)s", error=e)) from None
+    finally:
+        client.close()

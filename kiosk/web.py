@@ -102,6 +102,8 @@ def _refuse_undecodable_forms():
 
 def _headers(response):
     headers = response.headers
+    if request.path.startswith("/api/"):
+        return response  # JSON for programs: page headers would only cost bytes on slow links
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 
@@ -16,10 +17,28 @@ WHEN = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc)
 def make_account(db, centre_id: str, *, role: str = "villager", name: str | None = None,
                  pin: str | None = PIN, password: str | None = None, lang: str | None = None,
                  now: dt.datetime = WHEN) -> dict:
+    """An account; one of another centre arrives as sync would bring it (a node may not write
+    another centre's rows itself)."""
     if role == "regional":
         pin, password = None, password or PASSWORD
-    return accounts.add_account(db, centre_id=centre_id, name=name or f"Persona {next(_numbers)}",
-                                role=role, pin=pin, password=password, lang=lang, now=now)
+    with received(db, centre_id):
+        return accounts.add_account(db, centre_id=centre_id,
+                                    name=name or f"Persona {next(_numbers)}", role=role, pin=pin,
+                                    password=password, lang=lang, now=now)
+
+
+@contextlib.contextmanager
+def received(db, centre_id: str):
+    """Writes in this block are made as the sync engine applies rows from the hub."""
+    own = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
+    foreign = centre_id != own
+    if foreign:
+        db.execute("UPDATE _sync_state SET applying = 1")
+    try:
+        yield
+    finally:
+        if foreign:
+            db.execute("UPDATE _sync_state SET applying = 0")
 
 
 def count(db, table: str) -> int:

@@ -142,7 +142,8 @@ def test_two_processes_starting_at_once_apply_each_migration_once(tmp_path):
         t.join()
     assert errors == []
     db = data.open_db(db_path)
-    assert db.table("_sqlite_migrations").count == len(data.MIGRATIONS._migrations)
+    expected = len(data.MIGRATIONS._migrations) + len(data.SYNC_MIGRATIONS._migrations)
+    assert db.table("_sqlite_migrations").count == expected
 
 
 def test_new_ids_are_unique_and_ordered_by_time():

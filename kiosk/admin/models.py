@@ -8,15 +8,17 @@ a hub, its own row is owned by itself.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from sqlite_utils import Database
 
-from sync.engine import REGION, SyncedTable
+from sync.engine import REGION, UPLOAD_HUB, SyncedTable
 
 from ..data import iso
 from ..errors import NotFound
 
-SYNCED_TABLES = [SyncedTable("centres", scope=REGION)]
+# Every centre knows every centre; only the hub changes them.
+SYNCED_TABLES = [SyncedTable("centres", scope=REGION, upload=UPLOAD_HUB)]
 
 
 def add_centre(db: Database, *, centre_id: str, name: str, role: str, now: dt.datetime,
@@ -32,3 +34,27 @@ def get_centre(db: Database, centre_id: str) -> dict:
     if not rows:
         raise NotFound("no such centre")
     return rows[0]
+
+
+# The hub's registry of centres: a centres row (synced, region-wide) and its credentials.
+
+
+def register_node(db: Database, *, name: str, hub_id: str, now: dt.datetime) -> dict:
+    node_id = str(uuid.uuid4())
+    with db.atomic():
+        add_centre(db, centre_id=node_id, name=name, role="node", now=now, owner_id=hub_id)
+        db.execute("INSERT INTO _sync_nodes (node_id, generation, created_at) VALUES (?, 1, ?)",
+                   [node_id, iso(now)])
+    return {"node_id": node_id, "generation": 1}
+
+
+def revoke_node(db: Database, node_id: str, now: dt.datetime) -> bool:
+    """Stop a centre's token working at once: the hub answers it 'revoked'."""
+    return db.execute("UPDATE _sync_nodes SET revoked_at = ? WHERE node_id = ? AND revoked_at "
+                      "IS NULL", [iso(now), node_id]).rowcount > 0
+
+
+def list_nodes(db: Database) -> list[dict]:
+    return list(db.query(
+        "SELECT n.node_id, c.name, n.created_at, n.last_seen_at, n.revoked_at, n.schema_version "
+        "FROM _sync_nodes n LEFT JOIN centres c ON c.id = n.node_id ORDER BY c.name"))

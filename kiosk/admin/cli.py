@@ -1,0 +1,153 @@
+"""``infocentre hub ...`` (the regional hub's registry of centres) and ``infocentre sync ...`` (a
+centre's syncing). Imports click, the admin area's models, ``kiosk.data`` and the sync package.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+
+from sync import signing
+from sync.engine import purge as purge_engine
+from sync.engine.clock import wall_ms
+from sync.errors import Refused, Unreachable
+
+from ..data import get_db, schema_version, utcnow
+from ..errors import KioskError
+from ..i18n import _
+from . import models
+
+
+def _require(role: str) -> None:
+    if current_app.config["ROLE"] != role:
+        raise KioskError(_("This command runs at the hub.") if role == "hub"
+                         else _("This command runs at a centre, not at the hub."))
+
+
+@click.group(help="The regional hub's registry of centres.")
+def hub():
+    pass
+
+
+@hub.command("add-node", help="Register a centre and print its token (shown once).")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"node_id\", \"token\"}.")
+@click.pass_obj
+def add_node(installation, name, as_json):
+    with installation.app().app_context():
+        _require("hub")
+        name = " ".join(name.split())
+        if not name or len(name) > 80:
+            raise KioskError(_("The centre's name must have 1 to 80 readable characters."))
+        node = models.register_node(get_db(), name=name, hub_id=current_app.config["CENTRE_ID"],
+                                    now=utcnow())
+        token = signing.make_token(node["node_id"], signing.derive_secret(
+            current_app.config["SECRET_KEY"], node["node_id"], node["generation"]))
+    if as_json:
+        click.echo(json.dumps({"node_id": node["node_id"], "token": token}))
+        return
+    click.echo(_("Registered %(name)s. Its token (keep it secret; it is shown only now):",
+                 name=name))
+    click.echo(token)
+    click.echo(_("At the centre: infocentre join --hub HUB_ADDRESS --token TOKEN"))
+
+
+@hub.command("revoke-node", help="Stop a centre's token working, at once.")
+@click.argument("node_id")
+@click.pass_obj
+def revoke_node(installation, node_id):
+    with installation.app().app_context():
+        _require("hub")
+        if not models.revoke_node(get_db(), node_id, utcnow()):
+            raise KioskError(_("No centre has the id %(id)s.", id=node_id))
+    click.echo(_("The centre %(id)s can no longer sync.", id=node_id))
+
+
+@hub.command("nodes", help="List the registered centres.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def nodes(installation, as_json):
+    with installation.app().app_context():
+        _require("hub")
+        found = models.list_nodes(get_db())
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo(_("No centres yet. Add one with: infocentre hub add-node NAME"))
+    for node in found:
+        state = _("revoked") if node["revoked_at"] else (
+            _("last seen %(when)s", when=node["last_seen_at"]) if node["last_seen_at"]
+            else _("never seen"))
+        click.echo(f"{node['name']:<32} {node['node_id']}  {state}")
+
+
+@click.group(help="Sync this centre with its regional hub.")
+def sync():
+    pass
+
+
+@sync.command("now", help="Send this centre's changes to the hub and receive the hub's. Exit 0 "
+              "synced, 3 hub unreachable, 4 refused by the hub, 1 other error.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, whatever happens.")
+@click.pass_obj
+def now(installation, as_json):
+    from sync.client import HubClient, SyncReport, sync_now  # requests: imported when syncing
+
+    report = SyncReport()
+    code, message = 0, None
+    try:
+        app = installation.app()
+        with app.app_context():
+            _require("node")
+            config = current_app.config
+            if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
+                raise KioskError(_("This centre has no hub yet: infocentre join --hub ADDRESS "
+                                   "--token TOKEN"))
+            client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
+            try:
+                sync_now(get_db(), installation.tables(), client, schema=schema_version(
+                    get_db()), batch_limit=config["SYNC_BATCH"],
+                    page_limit=config["SYNC_PAGE"], report=report)
+            finally:
+                client.close()
+    except Unreachable as e:
+        report.status, code, message = "unreachable", 3, str(e)
+    except Refused as e:
+        report.status, code, message = "refused", 4, str(e)
+    except (KioskError, ValueError) as e:
+        report.status, code, message = "refused", 1, str(e)
+    if code == 1:
+        report.status = "error"
+    _print_report(report, as_json, message)
+    sys.exit(code)
+
+
+def _print_report(report, as_json: bool, message: str | None) -> None:
+    if message:
+        click.echo(f"infocentre: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    if report.status == "synced":
+        click.echo(_("Synced: %(sent)d changes sent, %(received)d received, %(quarantined)d set "
+                     "aside.", sent=report.sent, received=report.received,
+                     quarantined=report.quarantined))
+    click.echo(_("%(requests)d requests, %(bytes_sent)d bytes sent and %(bytes_received)d "
+                 "received, in %(seconds)s s.", requests=report.requests,
+                 bytes_sent=report.bytes_sent, bytes_received=report.bytes_received,
+                 seconds=report.seconds))
+
+
+@sync.command("purge", help="Forget deletions older than the horizon (tombstones); the hub "
+              "keeps the ids for ever.")
+@click.option("--days", default=90, show_default=True, type=click.FloatRange(1, 100_000),
+              help="The horizon, in days.")
+@click.pass_obj
+def purge(installation, days):
+    with installation.app().app_context():
+        removed = purge_engine(get_db(), wall_ms(), days)
+    click.echo(_("Purged %(n)d old tombstones.", n=removed["tombstones"]))

@@ -1,0 +1,127 @@
+"""The OpenAPI document of the sync API, served at /api/sync/v1/openapi.json. Imports nothing."""
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+_SIGNED = [{
+    "name": "Authorization", "in": "header", "required": True, "schema": {"type": "string"},
+    "description": "Sync <node id>:<time ms>:<nonce>:<signature>. The time is the node's clock "
+                   "corrected by its offset to the hub (refused when more than 5 minutes from "
+                   "the hub's); the nonce is 16 to 64 random characters, never used twice; the "
+                   "signature is the unpadded base64url HMAC-SHA256, with the node's secret, of "
+                   "method, path, time, nonce and the hex SHA-256 of the body as transmitted, "
+                   "joined by newlines.",
+}]
+
+_CHANGES = {
+    "type": "object",
+    "description": "A changeset: see sync/README.md, 'Wire format'.",
+    "properties": {
+        "nodes": {"type": "array", "items": {"type": "string"}},
+        "base": {"type": "integer", "minimum": 0},
+        "tables": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "array"}},
+            "cells": {"type": "array", "items": {"type": "array"}},
+            "deletes": {"type": "array", "items": {"type": "array"}},
+        }, "required": ["name"]}},
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Infocentre sync API",
+        "version": "1",
+        "description": "Centres (nodes) exchange changes with the regional hub. Bodies may be "
+                       "gzip-compressed (Content-Encoding: gzip); the hub refuses more than "
+                       "8 MiB as sent or 64 MiB decompressed.",
+    },
+    "servers": [{"url": "/"}],
+    "paths": {
+        "/api/sync/v1/hello": {"get": {
+            "summary": "Is the hub there, and what time is it there?",
+            "operationId": "hello",
+            "responses": {"200": {"description": "The hub answers.", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Hello"}}}}},
+        }},
+        "/api/sync/v1/openapi.json": {"get": {
+            "summary": "This document.",
+            "operationId": "openapi",
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}}},
+        }},
+        "/api/sync/v1/exchange": {"post": {
+            "summary": "Push a batch of the node's changes and pull a page of the hub's.",
+            "operationId": "exchange",
+            "parameters": _SIGNED,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ExchangeRequest"}}}},
+            "responses": {
+                "200": {"description": "The batch's acknowledgement and a page to pull.",
+                        "content": {"application/json": {"schema": {
+                            "$ref": "#/components/schemas/ExchangeReply"}}}},
+                "400": _error("malformed: the request is not understood."),
+                "401": _error("unauthenticated (unsigned, wrongly signed, stale or replayed) "
+                              "or revoked."),
+                "403": _error("forged_origin: changes claimed for another centre."),
+                "409": _error("clock_ahead (with hub_time) or schema_too_old."),
+                "410": _error("resync_required: push, then pull everything from cursor 0."),
+                "413": _error("too_large."),
+            },
+        }},
+    },
+    "components": {"schemas": {
+        "Error": {"type": "object", "required": ["ok", "errors"], "properties": {
+            "ok": {"type": "boolean", "enum": [False]},
+            "errors": {"type": "array", "items": {"type": "object",
+                                                  "required": ["code", "message"],
+                                                  "properties": {
+                                                      "code": {"type": "string"},
+                                                      "message": {"type": "string"}}}},
+            "hub_time": {"type": "integer"},
+        }},
+        "Hello": {"type": "object", "required": ["ok", "api", "hub_time"], "properties": {
+            "ok": {"type": "boolean"}, "api": {"type": "integer"},
+            "hub_time": {"type": "integer"}}},
+        "ExchangeRequest": {"type": "object", "required": ["instance", "schema"],
+                            "properties": {
+            "node": {"type": "string", "maxLength": 64,
+                     "description": "Optional: the signature already names the node."},
+            "instance": {"type": "string", "maxLength": 64,
+                         "description": "This copy of the node's database."},
+            "schema": {"type": "integer", "minimum": 0},
+            "acked": {"type": "integer", "minimum": 0,
+                      "description": "The last local sequence number the hub acknowledged."},
+            "cursor": {"type": "integer", "minimum": 0, "nullable": True,
+                       "description": "The hub sequence pulled up to; null: push only."},
+            "limit": {"type": "integer", "minimum": 1},
+            "everything": {"type": "boolean",
+                           "description": "A full resynchronisation: the node's own changes "
+                                          "too."},
+            "batch": {"type": "object", "nullable": True,
+                      "required": ["id", "from", "to", "changes"], "properties": {
+                "id": {"type": "string", "maxLength": 64},
+                "from": {"type": "integer", "minimum": 0},
+                "to": {"type": "integer", "minimum": 0},
+                "changes": _CHANGES}},
+        }},
+        "ExchangeReply": {"type": "object", "required": ["ok", "hub_time"], "properties": {
+            "ok": {"type": "boolean"},
+            "hub_time": {"type": "integer"},
+            "renew_instance": {"type": "boolean"},
+            "ack": {"type": "object", "nullable": True},
+            "pull": {"type": "object", "nullable": True, "properties": {
+                "changes": _CHANGES,
+                "exits": {"type": "array", "items": {"type": "array"}},
+                "cursor": {"type": "integer"},
+                "more": {"type": "boolean"}}},
+        }},
+    }},
+}

@@ -1,0 +1,141 @@
+"""The hub's sync API, ``/api/sync/v1/``: a Flask blueprint around ``sync.engine``.
+
+Imports Flask and the sync package, never kiosk: the app factory hands over its ``get_db`` and
+synced tables with ``init_app``. Every refusal is JSON, ``{"ok": false, "errors": [{"code",
+"message"}]}``, checked before anything is written, so it leaves the hub's data unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+
+from flask import Blueprint, Response, current_app, request
+
+from . import signing
+from .engine import Catalog, serve_exchange
+from .engine.clock import wall_ms
+from .errors import Malformed, Revoked, SyncError, TooLarge, Unauthenticated
+from .openapi import DOCUMENT
+
+MAX_COMPRESSED = 8 * 1024 * 1024
+MAX_DECOMPRESSED = 64 * 1024 * 1024
+PREFIX = "/api/sync/v1"
+
+bp = Blueprint("sync", __name__, url_prefix=PREFIX)
+
+
+def init_app(app, *, get_db, tables, now_ms=wall_ms) -> None:
+    """Serve the sync API from ``app`` (the hub), with the app's database and synced tables."""
+    app.extensions["sync"] = {"get_db": get_db, "tables": tables, "now_ms": now_ms}
+    app.register_blueprint(bp)
+
+
+def _json(payload: dict, status: int = 200, compress: bool = False) -> Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    response = Response(body, status=status, mimetype="application/json")
+    if compress and "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 200:
+        response.set_data(gzip.compress(body, compresslevel=6))
+        response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+@bp.errorhandler(SyncError)
+def _refused(error: SyncError):
+    return _json(error.as_json(), error.http_status)
+
+
+@bp.get("/hello")
+def hello():
+    """A cheap probe: is the hub there, and what time is it there? (No secrets, no data.)"""
+    return _json({"ok": True, "api": 1, "hub_time": current_app.extensions["sync"]["now_ms"]()})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return _json(DOCUMENT)
+
+
+@bp.post("/exchange")
+def exchange():
+    ext = current_app.extensions["sync"]
+    now = ext["now_ms"]()
+    db = ext["get_db"]()
+    body = _read_body()
+    node_id = _authenticate(db, body, now)
+    payload = _decode(body)
+    if isinstance(payload, dict):
+        payload.setdefault("node", node_id)  # the signature names the node; the body need not
+    reply = serve_exchange(db, Catalog(db, ext["tables"]), payload, node_id=node_id, now_ms=now,
+                           min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
+                           max_page=current_app.config.get("SYNC_PAGE", 2000))
+    return _json(compact(reply), compress=True)
+
+
+def compact(reply: dict) -> dict:
+    """Nothing said that the reader assumes anyway: no nulls, no false flags, no empty lists."""
+    out = {k: v for k, v in reply.items() if v is not None and v is not False}
+    page = out.get("pull")
+    if page:
+        out["pull"] = {k: v for k, v in page.items()
+                       if v not in (False, [], None) and not (k == "changes" and not v["tables"])}
+    return out
+
+
+def _read_body() -> bytes:
+    if (request.content_length or 0) > MAX_COMPRESSED:
+        raise TooLarge("The request is larger than 8 MiB.")
+    body = request.stream.read(MAX_COMPRESSED + 1)
+    if len(body) > MAX_COMPRESSED:
+        raise TooLarge("The request is larger than 8 MiB.")
+    return body
+
+
+def _authenticate(db, body: bytes, now: int) -> str:
+    """The node that signed this request; refusals for anything else (before reading it)."""
+    signed = signing.parse_authorization(request.headers.get("Authorization"))
+    if signed is None:
+        raise Unauthenticated("This request is not signed.")
+    node_id, sent_at, nonce, given = signed
+    row = db.execute("SELECT generation, revoked_at FROM _sync_nodes WHERE node_id = ?",
+                     [node_id]).fetchone()
+    if row is None:
+        raise Unauthenticated("This centre is not registered at the hub.")
+    secret = signing.derive_secret(current_app.config["SECRET_KEY"], node_id, row[0])
+    if not signing.verify(secret, request.method, request.path, sent_at, nonce, body, given):
+        raise Unauthenticated("The signature is wrong: check this centre's token.")
+    if row[1] is not None:
+        raise Revoked("This centre's access to the hub was revoked.")
+    if abs(sent_at - now) > signing.WINDOW_MS:
+        raise Unauthenticated("This computer's clock is too far from the hub's.", hub_time=now)
+    db.execute("DELETE FROM _sync_nonces WHERE seen_ms < ?", [now - 2 * signing.WINDOW_MS])
+    added = db.execute("INSERT OR IGNORE INTO _sync_nonces (node_id, nonce, seen_ms) "
+                       "VALUES (?, ?, ?)", [node_id, nonce, now]).rowcount
+    if not added:
+        raise Unauthenticated("This request was received before (a replay).")
+    return node_id
+
+
+def _decode(body: bytes) -> dict:
+    encoding = request.headers.get("Content-Encoding", "identity").lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, MAX_DECOMPRESSED + 1)
+        except zlib.error:
+            raise Malformed("The body is not valid gzip.") from None
+        if len(body) > MAX_DECOMPRESSED or inflater.unconsumed_tail:
+            raise TooLarge("The request is larger than 64 MiB once decompressed.")
+        if not inflater.eof:
+            raise Malformed("The gzip body is cut short.")
+    elif encoding != "identity":
+        raise Malformed(f"Unknown Content-Encoding {encoding!r}.")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError):
+        raise Malformed("The body is not JSON.") from None
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not allowed")

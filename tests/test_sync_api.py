@@ -1,0 +1,216 @@
+"""The hub's sync API over HTTP (Flask test client): signatures, replays, revocation, sizes, and
+that every refusal is JSON and leaves the hub's data unchanged (DESIGN property 8)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+
+import pytest
+
+from kiosk import synced_tables
+from kiosk.admin import models as centres
+from sync import signing
+from sync.engine import Catalog, build_request
+from sync.engine.clock import wall_ms
+
+from .conftest import make_app
+
+PATH = "/api/sync/v1/exchange"
+
+
+@pytest.fixture
+def node(hub_app, hub_db, clock):
+    made = centres.register_node(hub_db, name="Centro San Pablo",
+                                 hub_id=hub_app.config["CENTRE_ID"], now=clock())
+    secret = signing.derive_secret(hub_app.config["SECRET_KEY"], made["node_id"], 1)
+    return made["node_id"], secret
+
+
+def signed(node_id, secret, body: bytes, *, time_ms=None, method="POST", path=PATH,
+           encoding=None) -> dict:
+    headers = {"Authorization": signing.authorization(node_id, secret, method, path,
+                                                      time_ms or wall_ms(), body),
+               "Content-Type": "application/json"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return headers
+
+
+def payload(node_id, **extra) -> bytes:
+    return json.dumps({"node": node_id, "instance": str(uuid.uuid4()), "schema": 1,
+                       "cursor": 0, **extra}).encode()
+
+
+def hub_state(hub_db) -> tuple:
+    return tuple(hub_db.execute(
+        "SELECT (SELECT seq FROM _sync_state), (SELECT count(*) FROM _sync_clock), "
+        "(SELECT count(*) FROM _sync_batches), (SELECT count(*) FROM _sync_instances)"
+    ).fetchone())
+
+
+def refused(response, status, code):
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["ok"] is False and body["errors"][0]["code"] == code
+    assert body["errors"][0]["message"]
+    return body
+
+
+def test_a_signed_exchange_is_answered(hub_client, node):
+    node_id, secret = node
+    body = payload(node_id)
+    response = hub_client.post(PATH, data=body, headers=signed(node_id, secret, body))
+    assert response.status_code == 200
+    reply = response.get_json()
+    assert reply["ok"] is True and abs(reply["hub_time"] - wall_ms()) < 5000
+    assert reply["pull"]["cursor"] >= 1  # the centres row of the registered node is waiting
+
+
+def test_gzip_bodies_are_accepted(hub_client, node):
+    node_id, secret = node
+    body = gzip.compress(payload(node_id))
+    response = hub_client.post(PATH, data=body,
+                               headers=signed(node_id, secret, body, encoding="gzip"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("case", ["unsigned", "garbage", "wrong secret", "tampered body",
+                                  "other path", "unknown node"])
+def test_requests_without_a_valid_signature_are_refused(hub_client, hub_db, node, case):
+    node_id, secret = node
+    body = payload(node_id)
+    headers = signed(node_id, secret, body)
+    if case == "unsigned":
+        headers.pop("Authorization")
+    elif case == "garbage":
+        headers["Authorization"] = "Sync <script>alert(1)</script>"
+    elif case == "wrong secret":
+        headers = signed(node_id, b"x" * 32, body)
+    elif case == "tampered body":
+        body = body.replace(b'"schema": 1', b'"schema": 2')
+    elif case == "other path":
+        headers = signed(node_id, secret, body, path="/api/sync/v1/other")
+    elif case == "unknown node":
+        headers = signed(str(uuid.uuid4()), secret, body)
+    before = hub_state(hub_db)
+    refused(hub_client.post(PATH, data=body, headers=headers), 401, "unauthenticated")
+    assert hub_state(hub_db) == before
+
+
+def test_a_replayed_request_is_refused(hub_client, hub_db, node):
+    node_id, secret = node
+    body = payload(node_id)
+    headers = signed(node_id, secret, body)
+    assert hub_client.post(PATH, data=body, headers=headers).status_code == 200
+    before = hub_state(hub_db)
+    reply = refused(hub_client.post(PATH, data=body, headers=headers), 401, "unauthenticated")
+    assert "replay" in reply["errors"][0]["message"]
+    assert hub_state(hub_db) == before
+
+
+def test_a_stale_request_is_refused_with_the_hubs_time(hub_client, hub_db, node):
+    node_id, secret = node
+    body = payload(node_id)
+    before = hub_state(hub_db)
+    old = wall_ms() - 10 * 60 * 1000
+    reply = refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body,
+                                                                    time_ms=old)),
+                    401, "unauthenticated")
+    assert abs(reply["hub_time"] - wall_ms()) < 5000  # so the node can correct its clock
+    assert hub_state(hub_db) == before
+
+
+def test_a_revoked_centre_is_refused_at_once(hub_client, hub_db, node, clock):
+    node_id, secret = node
+    body = payload(node_id)
+    assert hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)
+                           ).status_code == 200
+    assert centres.revoke_node(hub_db, node_id, clock())
+    body = payload(node_id)
+    refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)), 401,
+            "revoked")
+
+
+def test_changes_claiming_another_centre_are_refused(hub_client, hub_db, node):
+    node_id, secret = node
+    changes = {"nodes": [str(uuid.uuid4())], "base": 1, "tables": [{
+        "name": "accounts", "columns": ["centre_id", "name"],
+        "rows": [["a1", 0, 0, [node_id, "Intrusa"], []]]}]}
+    body = payload(node_id, batch={"id": "b1", "from": 0, "to": 1, "changes": changes})
+    before = hub_state(hub_db)
+    refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)), 403,
+            "forged_origin")
+    assert hub_state(hub_db) == before
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[1, 2]", b'{"schema": "x"}', b"\xff\xfe",
+                                  b'{"instance": "i", "schema": 1, "cursor": NaN}'])
+def test_malformed_bodies_are_refused(hub_client, hub_db, node, body):
+    node_id, secret = node
+    before = hub_state(hub_db)
+    refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)), 400,
+            "malformed")
+    assert hub_state(hub_db) == before
+
+
+def test_oversized_requests_are_refused(hub_client, hub_db, node):
+    node_id, secret = node
+    body = b"x" * (8 * 1024 * 1024 + 10)
+    before = hub_state(hub_db)
+    response = hub_client.post(PATH, data=body, headers=signed(node_id, secret, body))
+    refused(response, 413, "too_large")
+    assert hub_state(hub_db) == before
+
+
+def test_a_gzip_bomb_costs_nothing(hub_client, hub_db, node):
+    node_id, secret = node
+    bomb = gzip.compress(b" " * (80 * 1024 * 1024))  # 80 MiB of spaces in about 80 KB
+    assert len(bomb) < 200_000
+    before = hub_state(hub_db)
+    response = hub_client.post(PATH, data=bomb,
+                               headers=signed(node_id, secret, bomb, encoding="gzip"))
+    refused(response, 413, "too_large")
+    assert hub_state(hub_db) == before
+
+
+def test_an_old_centre_is_asked_to_update(hub_dir, clock, node):
+    app = make_app(hub_dir, clock, SYNC_MIN_SCHEMA=5)
+    node_id, secret = node
+    body = payload(node_id)
+    reply = refused(app.test_client().post(PATH, data=body, headers=signed(node_id, secret,
+                                                                           body)),
+                    409, "schema_too_old")
+    assert "Please update" in reply["errors"][0]["message"]
+
+
+def test_a_batch_stamped_in_the_future_is_refused_with_the_hubs_time(hub_client, hub_db, node,
+                                                                     data_dir, db):
+    node_id, secret = node
+    db.execute("UPDATE _sync_state SET offset_ms = ?", [3_600_000])  # an hour fast
+    db.execute("UPDATE _sync_state SET node_id = ?, node_idx = (SELECT id FROM _sync_origins "
+               "WHERE node_id = (SELECT node_id FROM _sync_state))", [node_id])
+    db.execute("UPDATE _sync_origins SET node_id = ? WHERE id = (SELECT node_idx FROM "
+               "_sync_state)", [node_id])
+    db.execute("INSERT INTO accounts (id, centre_id, name, role) VALUES ('a', ?, 'Ana', "
+               "'villager')", [node_id])
+    request = build_request(db, Catalog(db, synced_tables()), schema=1)
+    body = json.dumps(request).encode()
+    before = hub_state(hub_db)
+    reply = refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)),
+                    409, "clock_ahead")
+    assert abs(reply["hub_time"] - wall_ms()) < 5000
+    assert hub_state(hub_db)[1:3] == before[1:3]
+
+
+def test_hello_and_the_openapi_document_need_no_signature(hub_client):
+    hello = hub_client.get("/api/sync/v1/hello").get_json()
+    assert hello["ok"] is True and hello["api"] == 1
+    document = hub_client.get("/api/sync/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.") and "/api/sync/v1/exchange" in document["paths"]
+
+
+def test_a_centre_serves_no_sync_api(client):
+    assert client.get("/api/sync/v1/hello").status_code == 404
+    assert client.post(PATH, data=b"{}").status_code == 404
