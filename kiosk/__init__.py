@@ -53,8 +53,9 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
     loaded = areas(app.config["AREAS"])
     data.init_app(app, [a.MIGRATIONS for a in loaded if hasattr(a, "MIGRATIONS")])
-    _install_sync(app, [t for a in loaded for t in getattr(a, "SYNCED_TABLES", ())])
-    registry = app.extensions.setdefault("infocentre", {"tiles": []})
+    tables = [t for a in loaded for t in getattr(a, "SYNCED_TABLES", ())]
+    _install_sync(app, tables)
+    registry = app.extensions.setdefault("infocentre", {"tiles": [], "synced_tables": tables})
     for area in loaded:
         if hasattr(area, "bp"):
             app.register_blueprint(area.bp)

@@ -136,6 +136,7 @@ def serve(installation, host, port):
         for address in _lan_addresses():
             click.echo(_("The centre's other computers open: http://%(host)s:%(port)s/",
                          host=address, port=port))
+    daemon = _start_daemon(app)
     sys.stdout.flush()
     # A service manager or a shutting-down PC sends SIGTERM: close as for Ctrl+C, exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -145,6 +146,22 @@ def serve(installation, host, port):
         pass
     finally:
         server.close()
+        if daemon:
+            daemon.stop()
+
+
+def _start_daemon(app):
+    """A centre joined to a hub syncs by itself while it serves, unless SYNC_DAEMON is off."""
+    config = app.config
+    if config["ROLE"] != "node" or not config["SYNC_DAEMON"] or not config["HUB_URL"]:
+        return None
+    from .syncing import Daemon
+
+    daemon = Daemon(app)
+    app.extensions["infocentre"]["daemon"] = daemon
+    daemon.start(delay=5)
+    click.echo(_("It syncs with the hub by itself whenever the hub answers."))
+    return daemon
 
 
 def _lan_addresses() -> list[str]:

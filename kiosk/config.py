@@ -82,13 +82,20 @@ OPTIONS = [
     Option("SYNC_PAGE", 2000, "Changes the hub sends per request, at most."),
     Option("SYNC_MIN_SCHEMA", 1, "Hub: the oldest centre data version it accepts; older centres "
            "are asked to update."),
+    Option("SYNC_DAEMON", True, "A centre's server also syncs by itself (infocentre serve); "
+           "off when `infocentre sync daemon` runs as its own service.", True),
+    Option("SYNC_INTERVAL", 300.0, "Seconds between syncs while the hub answers."),
+    Option("SYNC_RETRY_MIN", 30.0, "Seconds before the first retry when the hub does not "
+           "answer; each failure doubles it, with jitter."),
+    Option("SYNC_RETRY_MAX", 3600.0, "The longest wait between retries, in seconds."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
 _TYPES = {
     "LANGUAGES": _list, "AREAS": _list, "IDLE_MINUTES": float, "PIN_MAX_FAILURES": int,
     "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
-    "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int,
+    "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
+    "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float,
 }
 
 
@@ -198,6 +205,10 @@ def validate(settings: dict) -> None:
         raise ConfigError(_("IDLE_MINUTES must be between 0.1 and 240."))
     if settings["PIN_MAX_FAILURES"] < 1 or settings["PIN_LOCK_MINUTES"] <= 0:
         raise ConfigError(_("PIN_MAX_FAILURES and PIN_LOCK_MINUTES must be positive."))
+    if not (0 < settings["SYNC_RETRY_MIN"] <= settings["SYNC_RETRY_MAX"]
+            and settings["SYNC_INTERVAL"] > 0):
+        raise ConfigError(_("SYNC_INTERVAL and SYNC_RETRY_MIN must be positive, and "
+                            "SYNC_RETRY_MAX at least SYNC_RETRY_MIN."))
     if not 1 <= settings["THREADS"] <= 64:
         raise ConfigError(_("THREADS must be between 1 and 64."))
     if not (1 <= settings["SYNC_BATCH"] <= 100_000 and 1 <= settings["SYNC_PAGE"] <= 100_000):

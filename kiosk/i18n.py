@@ -187,6 +187,7 @@ def init_app(app) -> None:
         datetime=format_datetime,
         number=format_number,
         price=format_price,
+        ago=format_ago,
     )
 
 
@@ -225,3 +226,9 @@ def format_price(minor_units: int, currency: str | None = None) -> str:
     digits = numbers.get_currency_precision(currency)
     amount = Decimal(minor_units).scaleb(-digits)
     return numbers.format_currency(amount, currency, locale=_number_locale())
+
+
+def format_ago(moment: dt.datetime, now: dt.datetime) -> str:
+    """How long before or after ``now``, in words: "3 hours ago", "in 5 minutes"."""
+    return dates.format_timedelta(moment - now, add_direction=True, threshold=1.1,
+                                  locale=_number_locale())

@@ -64,3 +64,24 @@ def m0001_centres_and_accounts(db):
         ) STRICT;
         """
     )
+
+
+@MIGRATIONS()
+def m0002_sync_status(db):
+    db.executescript(
+        """
+        -- local: how syncing with the hub goes, for the kiosk's page and `sync status`
+        CREATE TABLE sync_status (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error_code TEXT,     -- unreachable:<reason>, refused:<hub code>, error
+            last_error_detail TEXT,   -- the technical message, for the log
+            failures INTEGER NOT NULL DEFAULT 0,  -- failed attempts in a row
+            next_attempt_at TEXT,     -- when the daemon tries again
+            progress TEXT,            -- JSON, while a sync runs: sent, received, to_send
+            last_report TEXT          -- JSON summary of the last attempt
+        ) STRICT;
+        INSERT INTO sync_status (id) VALUES (1);
+        """
+    )

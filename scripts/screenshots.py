@@ -11,9 +11,11 @@ look at what they built before they stop. Needs the test extra (./scripts/test i
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,12 +31,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def serve(data_dir: Path, role: str, env: dict) -> tuple[subprocess.Popen, str]:
+def serve(data_dir: Path, role: str, env: dict, join: tuple[str, str] | None = None
+          ) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir)]
     name = "Centro Comunitario San Pablo" if role == "node" else "Hub Regional Sierra Centro"
-    subprocess.run([*command, "init", "--role", role, "--name", name], check=True, env=env,
-                   capture_output=True)
+    joined = ["--hub", join[0], "--token", join[1]] if join else []
+    subprocess.run([*command, "init", "--role", role, "--name", name, *joined], check=True,
+                   env=env, capture_output=True)
     subprocess.run([*command, "demo"], check=True, env=env, capture_output=True)
+    if join:
+        subprocess.run([*command, "sync", "now"], check=True, env=env, capture_output=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -64,7 +70,32 @@ def sign_in(page, base: str, role: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def shots(page, node: str, hub: str, lang: str, out: Path) -> list[Path]:
+def sync_pages(page, node: str, node_dir: Path, snap) -> None:
+    """The sync page synced, while a sync runs (its progress as a real one records it), and
+    after a failure."""
+    from kiosk.syncing import sync_lock
+
+    page.goto(f"{node}/sync")
+    snap("sync")
+    db = sqlite3.connect(node_dir / "infocentre.db")
+    with sync_lock(node_dir):
+        db.execute("UPDATE sync_status SET progress = ?", [json.dumps(
+            {"sent": 1200, "received": 35, "to_send": 3400})])
+        db.commit()
+        page.goto(f"{node}/sync")
+        snap("sync-running")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    db.execute("UPDATE sync_status SET progress = NULL, last_error_code = "
+               "'unreachable:not_hub', last_attempt_at = ?, next_attempt_at = ?",
+               [(now - dt.timedelta(minutes=10)).isoformat(),
+                (now + dt.timedelta(minutes=20)).isoformat()])
+    db.commit()
+    db.close()
+    page.goto(f"{node}/sync")
+    snap("sync-problem")
+
+
+def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> list[Path]:
     saved = []
 
     def choose(base):
@@ -116,6 +147,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path) -> list[Path]:
     page.goto(f"{node}/auth/people")
     page.locator("table.people a.btn").first.click()
     snap("give-pin")
+    sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
 
     choose(hub)
@@ -140,8 +172,14 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
     with tempfile.TemporaryDirectory(prefix="screens-") as tmp:
-        node, node_url = serve(Path(tmp) / "node", "node", env)
         hub, hub_url = serve(Path(tmp) / "hub", "hub", env)
+        token = json.loads(subprocess.run(
+            [sys.executable, "-m", "kiosk", "--data-dir", str(Path(tmp) / "hub"), "hub",
+             "add-node", "Centro Comunitario San Pablo", "--json"], check=True, env=env,
+            capture_output=True, text=True).stdout)["token"]
+        node_dir = Path(tmp) / "node"
+        node, node_url = serve(node_dir, "node", {**env, "INFOCENTRE_SYNC_DAEMON": "0"},
+                               join=(hub_url, token))
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium",
@@ -149,7 +187,7 @@ def main() -> int:
                 for lang in args.lang or ["es", "ar"]:
                     context = browser.new_context(
                         viewport={"width": args.width, "height": args.height})
-                    for path in shots(context.new_page(), node_url, hub_url, lang, out):
+                    for path in shots(context.new_page(), node_url, hub_url, lang, out, node_dir):
                         print(path)
                     context.close()
                 browser.close()

@@ -75,11 +75,12 @@ class HubClient:
             response = self.session.send(prepared, timeout=self.timeout, stream=True)
             raw = response.raw.read(MAX_REPLY + 1, decode_content=False)
         except requests.RequestException as e:
-            raise Unreachable(f"The hub did not answer: {_reason(e)}") from None
+            raise Unreachable(f"The hub did not answer: {_reason(e)}", reason="no_answer") from None
         self.bytes_received += len(f"HTTP/1.1 {response.status_code} {response.reason}\r\n") + (
             sum(len(f"{k}: {v}\r\n") for k, v in response.raw.headers.items()) + 2 + len(raw))
         if response.status_code >= 500:
-            raise Unreachable(f"The hub is not working ({response.status_code}).")
+            raise Unreachable(f"The hub is not working ({response.status_code}).",
+                              reason="hub_error")
         data = self._parse(response, raw)
         if response.status_code >= 400 or data.get("ok") is not True:
             error = (data.get("errors") or [{}])[0]
@@ -93,15 +94,15 @@ class HubClient:
         """The hub's JSON, or Unreachable: a captive portal answers 200 with a web page."""
         if not response.headers.get("Content-Type", "").startswith("application/json"):
             raise Unreachable("Something else answered instead of the hub (a captive portal, or "
-                              "a wrong address?).")
+                              "a wrong address?).", reason="not_hub")
         try:
             if response.headers.get("Content-Encoding") == "gzip":
                 raw = gzip.decompress(raw)
             data = json.loads(raw)
         except (OSError, EOFError, ValueError):
-            raise Unreachable("The hub's answer was cut or damaged.") from None
+            raise Unreachable("The hub's answer was cut or damaged.", reason="damaged") from None
         if not isinstance(data, dict) or "ok" not in data:
-            raise Unreachable("Something else answered instead of the hub.")
+            raise Unreachable("Something else answered instead of the hub.", reason="not_hub")
         return data
 
 
@@ -129,9 +130,11 @@ class SyncReport:
 
 
 def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1000,
-             page_limit: int = 2000, report: SyncReport | None = None) -> SyncReport:
+             page_limit: int = 2000, report: SyncReport | None = None,
+             on_step=None) -> SyncReport:
     """Push everything pending and pull everything new. Raises Unreachable or Refused; the
-    report (passed in) still counts what happened before."""
+    report (passed in) still counts what happened before. ``on_step(report)`` is called after
+    each exchange (progress)."""
     report = report or SyncReport()
     started = time.monotonic()
     catalog = Catalog(db, tables)
@@ -159,11 +162,15 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
             try:
                 step = process_reply(db, catalog, request, reply, wall_ms=wall_ms())
             except Malformed as e:  # nothing of it was kept; the next sync asks again
-                raise Unreachable(f"The hub's answer was not understood: {e.message}") from None
+                raise Unreachable(f"The hub's answer was not understood: {e.message}",
+                                  reason="damaged") from None
             report.sent += step.sent
             report.received += step.received
             report.quarantined += step.quarantined + ((reply.get("ack") or {}).get(
                 "quarantined", 0) or 0)
+            if on_step:
+                report.requests = client.requests
+                on_step(report)
             if not step.more:
                 return report
     finally:

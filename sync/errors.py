@@ -56,9 +56,17 @@ class TooLarge(SyncError):
 
 
 class Unreachable(SyncError):
-    """No answer from the hub, or an answer that is not the hub's (a captive portal)."""
+    """No answer from the hub, or an answer that is not the hub's (a captive portal).
+
+    ``reason``: "no_answer" (no connection, DNS, TLS, timeout), "hub_error" (a 5xx), "not_hub"
+    (a web page instead of the hub's JSON) or "damaged" (an answer cut or unreadable).
+    """
 
     code, exit_code = "unreachable", 3
+
+    def __init__(self, message: str, reason: str = "no_answer", **extra):
+        super().__init__(message, **extra)
+        self.reason = reason
 
 
 class Refused(SyncError):
@@ -69,3 +77,18 @@ class Refused(SyncError):
     def __init__(self, message: str, code: str, status: int, **extra):
         super().__init__(message, **extra)
         self.code, self.http_status = code, status
+
+
+class BundleError(SyncError):
+    """A bundle file that is not imported (or cannot be written); nothing of it was applied.
+
+    ``reason`` says why, for a translated message: "unreadable", "not_bundle", "newer",
+    "cut_short", "damaged", "wrong_way", "other_centre", "unknown_centre", "revoked", "gap",
+    "token". See sync/README.md, "Bundles".
+    """
+
+    code, exit_code = "bundle_refused", 1
+
+    def __init__(self, message: str, reason: str, **extra):
+        super().__init__(message, **extra)
+        self.reason = reason

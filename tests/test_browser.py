@@ -175,6 +175,7 @@ def pages_to_check(node, hub):
         ("new-person", "facilitator", node, "/auth/people/new"),
         ("new-person-errors", "facilitator", node, "new-person-errors"),
         ("give-pin", "facilitator", node, "give-pin"),
+        ("sync", "facilitator", node, "/sync"),
         ("hub-home", None, hub, "/"),
         ("hub-sign-in", None, hub, "/auth/signin"),
         ("hub-staff-home", "regional", hub, "/"),

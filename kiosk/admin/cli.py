@@ -15,7 +15,8 @@ from sync.engine import purge as purge_engine
 from sync.engine.clock import wall_ms
 from sync.errors import Refused, Unreachable
 
-from ..data import get_db, schema_version, utcnow
+from .. import syncing
+from ..data import get_db, utcnow
 from ..errors import KioskError
 from ..i18n import _
 from . import models
@@ -95,7 +96,7 @@ def sync():
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, whatever happens.")
 @click.pass_obj
 def now(installation, as_json):
-    from sync.client import HubClient, SyncReport, sync_now  # requests: imported when syncing
+    from sync.client import SyncReport
 
     report = SyncReport()
     code, message = 0, None
@@ -103,27 +104,83 @@ def now(installation, as_json):
         app = installation.app()
         with app.app_context():
             _require("node")
-            config = current_app.config
-            if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
-                raise KioskError(_("This centre has no hub yet: infocentre join --hub ADDRESS "
-                                   "--token TOKEN"))
-            client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
-            try:
-                sync_now(get_db(), installation.tables(), client, schema=schema_version(
-                    get_db()), batch_limit=config["SYNC_BATCH"],
-                    page_limit=config["SYNC_PAGE"], report=report)
-            finally:
-                client.close()
+        syncing.run_sync(app, report=report)
+    except syncing.NotJoined:
+        code, message = 1, _("This centre has no hub yet: infocentre join --hub ADDRESS --token "
+                             "TOKEN")
+    except syncing.Busy:
+        code, message = 1, _("Another sync of this centre is running; try again when it ends.")
     except Unreachable as e:
         report.status, code, message = "unreachable", 3, str(e)
     except Refused as e:
         report.status, code, message = "refused", 4, str(e)
     except (KioskError, ValueError) as e:
-        report.status, code, message = "refused", 1, str(e)
+        code, message = 1, str(e)
     if code == 1:
         report.status = "error"
     _print_report(report, as_json, message)
     sys.exit(code)
+
+
+@sync.command("status", help="When this centre last synced, what waits to go up, the last "
+              "problem and the next try.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def status(installation, as_json):
+    app = installation.app()
+    with app.app_context():
+        _require("node")
+        found = syncing.status(get_db(), app.config["DATA_DIR"])
+    words = syncing.error_words(found["error_code"])
+    if as_json:
+        click.echo(json.dumps({
+            "last_success": _iso(found["last_success"]),
+            "pending_changes": found["pending_changes"],
+            "last_error": words,
+            "next_attempt": _iso(found["next_attempt"]),
+        }, ensure_ascii=False))
+        return
+    click.echo(_("Last successful sync: %(when)s", when=_iso(found["last_success"]) or _("never")))
+    click.echo(_("Changes waiting to go to the hub: %(count)d", count=found["pending_changes"]))
+    if words:
+        click.echo(_("Last problem: %(words)s", words=words))
+    if found["running"]:
+        click.echo(_("A sync is running now."))
+    elif found["next_attempt"]:
+        click.echo(_("Next try: %(when)s", when=_iso(found["next_attempt"])))
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+@sync.command("daemon", help="Sync by itself: whenever the hub answers, every SYNC_INTERVAL "
+              "seconds; after a failure it waits longer and longer (SYNC_RETRY_MIN to "
+              "SYNC_RETRY_MAX). Stops on Ctrl+C or SIGTERM.")
+@click.pass_obj
+def daemon(installation):
+    import logging
+    import signal
+    import threading
+
+    app = installation.app()
+    with app.app_context():
+        _require("node")
+    if not app.config["HUB_URL"]:
+        raise KioskError(_("This centre has no hub yet: infocentre join --hub ADDRESS --token "
+                           "TOKEN"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = syncing.Daemon(app)
+    worker.start(delay=0)
+    click.echo(_("Syncing with %(hub)s whenever it answers (Ctrl+C to stop).",
+                 hub=app.config["HUB_URL"]))
+    sys.stdout.flush()
+    stop.wait()
+    worker.stop()
 
 
 def _print_report(report, as_json: bool, message: str | None) -> None:

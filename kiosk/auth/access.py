@@ -19,6 +19,7 @@ from . import models
 PERMISSIONS = {
     "manage_people": {"facilitator", "admin"},
     "manage_staff": {"admin"},  # create facilitators and admins, reset their PINs
+    "sync_now": {"facilitator", "admin"},  # start a sync with the hub
 }
 
 # The roles a person may give to the accounts they create.

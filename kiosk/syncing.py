@@ -1,0 +1,322 @@
+"""Running syncs at a centre: one at a time across processes, their status kept in the database,
+and the daemon that syncs by itself whenever the hub answers.
+
+Three things start a sync: ``infocentre sync now``, the daemon (``infocentre sync daemon``, or
+inside ``infocentre serve`` when ``SYNC_DAEMON`` is on) and the "Sync now" button. All go through
+``run_sync``, which holds the data directory's ``sync.lock`` (an OS file lock, released by the
+OS if the process dies) and records every attempt in ``sync_status``. Imports Flask's app object
+only as a parameter, ``kiosk.data``, ``kiosk.i18n`` and the sync package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import random
+import threading
+from pathlib import Path
+
+from flask import Flask
+
+from sync.engine import pending
+from sync.errors import Refused, SyncError, Unreachable
+
+from .data import get_db, iso, schema_version, utcnow
+from .i18n import _
+
+log = logging.getLogger("infocentre.sync")
+LOCK_FILE = "sync.lock"
+
+
+class Busy(Exception):
+    """Another sync of this centre is running (in this process or another)."""
+
+
+class NotJoined(Exception):
+    """This centre has no hub yet."""
+
+
+# One sync at a time: an OS lock on a file of the data directory.
+
+
+@contextlib.contextmanager
+def sync_lock(data_dir: str | Path):
+    """Hold the centre's sync lock, or raise Busy at once. The OS frees it if the process dies."""
+    path = Path(data_dir) / LOCK_FILE
+    handle = open(path, "a+b")  # noqa: SIM115 (closed below, after unlocking)
+    try:
+        try:
+            _lock(handle)
+        except OSError:
+            raise Busy() from None
+        try:
+            yield
+        finally:
+            _unlock(handle)
+    finally:
+        handle.close()
+
+
+if os.name == "nt":  # a centre PC may run Windows
+    import msvcrt
+
+    def _lock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(handle) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock(handle) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def is_running(data_dir: str | Path) -> bool:
+    try:
+        with sync_lock(data_dir):
+            return False
+    except Busy:
+        return True
+
+
+# One sync, recorded.
+
+
+def run_sync(app: Flask, *, on_progress=None, report=None):
+    """Sync this centre now and record the outcome in ``sync_status``; returns the SyncReport.
+
+    Raises Busy (nothing recorded), NotJoined, Unreachable or Refused (recorded), or another
+    error (recorded as a local error, then raised).
+    """
+    from sync.client import HubClient, SyncReport, sync_now  # requests: only when syncing
+
+    config = app.config
+    with sync_lock(config["DATA_DIR"]), app.app_context():
+        db = get_db()
+        report = report or SyncReport()
+        started = iso(utcnow())
+        _update(db, last_attempt_at=started, progress=json.dumps(
+            {"sent": 0, "received": 0, "to_send": pending(db)}))
+        try:
+            if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
+                raise NotJoined()
+            client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
+            to_send = pending(db)
+
+            def progress(so_far) -> None:
+                _update(db, progress=json.dumps({"sent": so_far.sent, "received":
+                                                 so_far.received, "to_send": to_send}))
+                if on_progress:
+                    on_progress(so_far)
+
+            try:
+                sync_now(db, app_tables(app), client, schema=schema_version(db),
+                         batch_limit=config["SYNC_BATCH"], page_limit=config["SYNC_PAGE"],
+                         report=report, on_step=progress)
+            finally:
+                client.close()
+        except BaseException as e:
+            report.status = ("unreachable" if isinstance(e, Unreachable) else
+                             "refused" if isinstance(e, Refused) else "error")
+            _update(db, last_error_code=error_code(e), last_error_detail=str(e)[:500],
+                    failures=_failures(db) + 1, progress=None,
+                    last_report=json.dumps(report.as_dict()))
+            raise
+        _update(db, last_success_at=iso(utcnow()), last_error_code=None,
+                last_error_detail=None, failures=0, progress=None,
+                last_report=json.dumps(report.as_dict()))
+        return report
+
+
+def app_tables(app: Flask) -> list:
+    return app.extensions["infocentre"]["synced_tables"]
+
+
+def error_code(error: BaseException) -> str:
+    if isinstance(error, Unreachable):
+        return f"unreachable:{error.reason}"
+    if isinstance(error, Refused):
+        return f"refused:{error.code}"
+    if isinstance(error, NotJoined):
+        return "not_joined"
+    return "error"
+
+
+def _update(db, **values) -> None:
+    columns = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE sync_status SET {columns} WHERE id = 1", list(values.values()))
+
+
+def _failures(db) -> int:
+    return db.execute("SELECT failures FROM sync_status WHERE id = 1").fetchone()[0]
+
+
+# What people read.
+
+
+def status(db, data_dir: str | Path) -> dict:
+    """The centre's sync status: times as aware datetimes (or None), the last error as a code."""
+    row = db.execute("SELECT * FROM sync_status WHERE id = 1").fetchone()
+    names = [d[0] for d in db.execute("SELECT * FROM sync_status WHERE id = 1").description]
+    found = dict(zip(names, row))
+    running = is_running(data_dir)
+    return {
+        "last_success": _moment(found["last_success_at"]),
+        "last_attempt": _moment(found["last_attempt_at"]),
+        "next_attempt": _moment(found["next_attempt_at"]),
+        "pending_changes": pending(db),
+        "error_code": found["last_error_code"],
+        "error_detail": found["last_error_detail"],
+        "failures": found["failures"],
+        "running": running,
+        "progress": json.loads(found["progress"]) if running and found["progress"] else None,
+        "last_report": json.loads(found["last_report"]) if found["last_report"] else None,
+    }
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def error_words(code: str | None) -> str | None:
+    """The last error in plain words, in the current language."""
+    if not code:
+        return None
+    words = {
+        "unreachable:no_answer": _("No connection to the hub. The centre keeps working and "
+                                   "will try again by itself."),
+        "unreachable:not_hub": _("Something else answered instead of the hub (perhaps a page "
+                                 "asking to sign in to the network). It will try again."),
+        "unreachable:hub_error": _("The hub has a problem right now. It will try again later."),
+        "unreachable:damaged": _("The connection broke during the sync. Nothing is lost; it "
+                                 "will try again."),
+        "refused:revoked": _("The hub no longer accepts this centre. Ask the regional staff "
+                             "for a new token."),
+        "refused:unauthenticated": _("The hub did not recognise this centre. Check the date "
+                                     "and time of this computer, or ask the regional staff for "
+                                     "a new token."),
+        "refused:schema_too_old": _("Infocentre must be updated at this centre before it can "
+                                    "sync again."),
+        "not_joined": _("This centre is not connected to a regional hub yet."),
+        "error": _("A problem on this computer stopped the sync. Ask the centre's admin to "
+                   "look at the log."),
+    }
+    if code in words:
+        return words[code]
+    if code.startswith("refused:"):
+        return _("The hub refused this centre's changes (%(code)s). Ask the regional staff.",
+                 code=code.partition(":")[2])
+    return _("The last sync did not finish. It will try again.")
+
+
+# The daemon.
+
+
+def retry_delay(failures: int, *, low: float, high: float, rng=random) -> float:
+    """Seconds to wait after ``failures`` failed attempts in a row: doubling from ``low`` up to
+    ``high``, each wait drawn between its half and its whole so centres do not retry in step."""
+    ceiling = min(high, low * 2 ** max(0, failures - 1))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+class Daemon:
+    """Syncs every ``SYNC_INTERVAL`` seconds while the hub answers; backs off while it does not.
+
+    A cheap probe (the hub's hello) comes first after a failure; a sync already running
+    elsewhere is left alone and the daemon looks again at its next turn.
+    """
+
+    def __init__(self, app: Flask, *, rng=random):
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.app = app
+        self.rng = rng
+        self.scheduler = BackgroundScheduler(timezone=dt.timezone.utc)
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def start(self, delay: float = 1.0) -> None:
+        self.scheduler.start()
+        self._schedule(delay)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def wake(self) -> None:
+        """Try now (the "Sync now" button, when the daemon runs inside the server)."""
+        self._schedule(0)
+
+    def _schedule(self, delay: float) -> None:
+        if self.stopped.is_set():
+            return
+        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
+        self.scheduler.add_job(self.attempt, "date", run_date=when, id="sync",
+                               replace_existing=True, max_instances=1, misfire_grace_time=None)
+        with self.app.app_context():
+            _update(get_db(), next_attempt_at=iso(when))
+
+    def attempt(self) -> float:
+        """One turn: probe if the last one failed, sync, and plan the next turn."""
+        if not self.lock.acquire(blocking=False):
+            return 0
+        try:
+            delay = self._turn()
+        finally:
+            self.lock.release()
+        self._schedule(delay)
+        return delay
+
+    def _turn(self) -> float:
+        config = self.app.config
+        with self.app.app_context():
+            failures = _failures(get_db())
+        backoff = retry_delay(failures + 1, low=config["SYNC_RETRY_MIN"],
+                              high=config["SYNC_RETRY_MAX"], rng=self.rng)
+        try:
+            if failures:
+                self._probe()
+            report = run_sync(self.app)
+        except Busy:
+            return config["SYNC_INTERVAL"]
+        except (NotJoined, SyncError) as e:
+            log.warning("sync failed (%s): %s; next try in %.0f s", error_code(e), e, backoff)
+            return backoff
+        except Exception:
+            log.exception("sync failed on this computer; next try in %.0f s", backoff)
+            return backoff
+        log.info("synced: %d sent, %d received, %d bytes, %.1f s", report.sent, report.received,
+                 report.bytes_sent + report.bytes_received, report.seconds)
+        return config["SYNC_INTERVAL"]
+
+    def _probe(self) -> None:
+        """Is the hub there? One small GET; Unreachable (recorded) if not."""
+        from sync.client import HubClient
+
+        config = self.app.config
+        if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
+            return
+        client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
+        try:
+            client.hello()
+        except Unreachable as e:
+            with self.app.app_context():
+                db = get_db()
+                _update(db, last_attempt_at=iso(utcnow()), last_error_code=error_code(e),
+                        last_error_detail=str(e)[:500], failures=_failures(db) + 1)
+            raise
+        finally:
+            client.close()

@@ -1,0 +1,265 @@
+"""Syncing by itself: the retry schedule, one sync at a time across processes, the status kept
+in the database (``sync status``, the kiosk's sync page, the "Sync now" button), and the daemon
+as a real process against a real hub, behind a proxy the test switches on and off."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import syncing
+from kiosk.config import update_file, write_token
+
+from .conftest import SignIn, make_app
+from .factories import PIN, make_account
+from .faults import Proxy
+from .live import free_port, infocentre, start_demo_server
+from .test_sync_cli import new_node
+
+
+def wait_for(check, timeout: float = 20.0, what: str = "it"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def status_json(path) -> dict:
+    return json.loads(infocentre(path, "sync", "status", "--json").stdout)
+
+
+def rows(path, sql, params=()):
+    with sqlite3.connect(path / "infocentre.db") as db:
+        return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    server = start_demo_server(tmp_path_factory.mktemp("hub"), role="hub",
+                               env={"INFOCENTRE_SYNC_DAEMON": "0"})
+    yield server
+    server.stop()
+
+
+# The retry schedule.
+
+
+def test_retries_double_up_to_the_ceiling_with_jitter_between_half_and_whole():
+    rng = random.Random(7)
+    for failures in range(1, 15):
+        ceiling = min(60.0, 2.0 * 2 ** (failures - 1))
+        waits = [syncing.retry_delay(failures, low=2, high=60, rng=rng) for _ in range(200)]
+        assert all(ceiling / 2 <= w <= ceiling for w in waits)
+        assert max(waits) - min(waits) > ceiling / 4  # centres do not retry in step
+    assert syncing.retry_delay(1000, low=2, high=60, rng=rng) <= 60
+
+
+# One sync at a time.
+
+
+HOLD_LOCK = """
+import sys
+from kiosk.syncing import sync_lock
+with sync_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_only_one_sync_runs_at_a_time_across_processes(tmp_path, hub):
+    path, _ = new_node(tmp_path, hub)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert syncing.is_running(path)
+        result = infocentre(path, "sync", "now", "--json", check=False)
+        assert result.returncode == 1 and "Another sync" in result.stderr
+        assert json.loads(result.stdout)["status"] == "error"
+        assert status_json(path)["last_success"] is None  # a refused start records nothing
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert not syncing.is_running(path)  # the OS let go of it with the process
+    assert infocentre(path, "sync", "now").returncode == 0
+
+
+def test_a_killed_sync_does_not_keep_the_lock(tmp_path, hub):
+    path, _ = new_node(tmp_path, hub)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait(10)
+    assert not syncing.is_running(path)
+
+
+# Status.
+
+
+def test_sync_status_tells_the_last_success_what_waits_and_the_last_problem(tmp_path, hub):
+    path, _ = new_node(tmp_path, hub)
+    assert status_json(path) == {"last_success": None, "pending_changes": 0,
+                                 "last_error": None, "next_attempt": None}
+    infocentre(path, "user", "add", "Rosa Quishpe", "--role", "villager", "--pin", "1234")
+    assert status_json(path)["pending_changes"] == 1
+    infocentre(path, "sync", "now")
+    first = status_json(path)
+    assert first["pending_changes"] == 0 and first["last_error"] is None
+    assert first["last_success"].startswith(time.strftime("%Y-", time.gmtime()))
+
+    update_file(path, hub_url=f"http://127.0.0.1:{free_port()}")  # nobody answers there
+    assert infocentre(path, "sync", "now", check=False).returncode == 3
+    failed = status_json(path)
+    assert failed["last_success"] == first["last_success"]
+    assert failed["last_error"].startswith("No connection to the hub")
+    plain = infocentre(path, "sync", "status").stdout
+    assert "Last problem: No connection" in plain and "waiting to go to the hub: 0" in plain
+
+
+class _Portal(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = b"<html><body>Sign in to the village wifi</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_captive_portal_is_told_apart_from_no_connection(tmp_path, hub):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path, _ = new_node(tmp_path, hub)
+        update_file(path, hub_url=f"http://127.0.0.1:{server.server_address[1]}")
+        assert infocentre(path, "sync", "now", check=False).returncode == 3
+        assert "Something else answered instead of the hub" in status_json(path)["last_error"]
+    finally:
+        server.shutdown()
+
+
+def test_sync_status_is_a_centres_command(hub):
+    result = infocentre(hub.data_dir, "sync", "status", check=False)
+    assert result.returncode == 1 and "runs at a centre" in result.stderr
+
+
+# The daemon, as a real process.
+
+
+def test_the_daemon_backs_off_while_the_hub_is_away_and_syncs_when_it_comes_back(tmp_path, hub):
+    path, _ = new_node(tmp_path, hub)
+    proxy = Proxy(free_port())  # forwards to a port where nothing listens: "no connection"
+    update_file(path, hub_url=f"http://127.0.0.1:{proxy.port}")
+    infocentre(path, "user", "add", "Rosa Quishpe", "--role", "villager", "--pin", "1234")
+    env = {"INFOCENTRE_SYNC_INTERVAL": "0.5", "INFOCENTRE_SYNC_RETRY_MIN": "0.2",
+           "INFOCENTRE_SYNC_RETRY_MAX": "1"}
+    daemon = subprocess.Popen([sys.executable, "-m", "kiosk", "--data-dir", str(path), "sync",
+                               "daemon"], env={**os.environ, **env},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: rows(path, "SELECT failures FROM sync_status")[0][0] >= 4,
+                 what="four failed tries")
+        failed = status_json(path)
+        assert failed["last_success"] is None and failed["pending_changes"] == 1
+        assert failed["last_error"].startswith("No connection") and failed["next_attempt"]
+        attempts = rows(path, "SELECT failures FROM sync_status")[0][0]
+
+        proxy.target_port = int(hub.url.rsplit(":", 1)[1])  # the link comes up
+        wait_for(lambda: rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
+                              ["Rosa Quishpe"]), what="the account reaching the hub")
+        synced = status_json(path)
+        assert synced["last_error"] is None and synced["pending_changes"] == 0
+        assert attempts >= 4
+
+        # Still running: a change made later goes up by itself too.
+        infocentre(path, "user", "add", "Manuel Guamán", "--role", "villager", "--pin", "1234")
+        wait_for(lambda: rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
+                              ["Manuel Guamán"]), what="the second account reaching the hub")
+    finally:
+        daemon.terminate()
+        output = daemon.communicate(timeout=20)[0]
+        proxy.close()
+    assert daemon.returncode == 0, output
+    assert "sync failed (unreachable:no_answer)" in output and "synced:" in output
+    assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_the_daemon_needs_a_hub(tmp_path):
+    infocentre(tmp_path / "solo", "init", "--role", "node", "--name", "Solo")
+    result = infocentre(tmp_path / "solo", "sync", "daemon", check=False)
+    assert result.returncode == 1 and "no hub yet" in result.stderr
+
+
+# The kiosk's sync page.
+
+
+@pytest.fixture
+def joined_app(data_dir, clock):
+    """A centre whose hub is away (a port where nothing listens)."""
+    update_file(data_dir, hub_url=f"http://127.0.0.1:{free_port()}")
+    write_token(data_dir, "node." + "A" * 43)
+    return make_app(data_dir, clock, SYNC_DAEMON=False)
+
+
+def test_the_sync_page_shows_the_status_to_everyone_and_the_button_to_facilitators(
+        joined_app, db):
+    client = joined_app.test_client()
+    sign_in = SignIn(client)
+    centre = joined_app.config["CENTRE_ID"]
+    villager = make_account(db, centre, role="villager")
+    facilitator = make_account(db, centre, role="facilitator")
+
+    assert client.get("/sync").status_code == 302  # guests sign in first
+    sign_in.pin(villager, PIN)
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Not synced yet" in page and "Waiting to go to the hub" in page
+    assert "Sync now" not in page
+    assert client.post("/sync/now", data={"csrf_token": sign_in.token()}).status_code == 403
+    sign_in.out()
+
+    sign_in.pin(facilitator, PIN)
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/sync"' in home
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Sync now" in page
+    assert client.post("/sync/now", data={}).status_code == 400  # no CSRF token: refused
+    response = client.post("/sync/now", data={"csrf_token": sign_in.token()})
+    assert response.status_code == 302 and response.location.endswith("/sync")
+    data = Path(joined_app.config["DATA_DIR"])
+    wait_for(lambda: not syncing.is_running(data) and rows(
+        data, "SELECT last_error_code FROM sync_status")[0][0], what="the sync to fail")
+    page = client.get("/sync").get_data(as_text=True)
+    assert "Last problem:" in page and "No connection to the hub" in page
+
+
+def test_a_standalone_centre_says_it_has_no_hub_and_offers_no_button(app, db, sign_in):
+    admin = make_account(db, app.config["CENTRE_ID"], role="admin")
+    sign_in.pin(admin, PIN)
+    page = sign_in.client.get("/sync").get_data(as_text=True)
+    assert "not connected to a regional hub yet" in page and "Sync now" not in page
+    response = sign_in.client.post("/sync/now", data={"csrf_token": sign_in.token()},
+                                   follow_redirects=True)
+    assert "not connected to a regional hub yet" in response.get_data(as_text=True)
+
+
+def test_the_hub_has_no_sync_page(hub_client):
+    assert hub_client.get("/sync").status_code == 404
