@@ -5,12 +5,11 @@ from flask import current_app, url_for
 
 from ..auth.access import can
 from ..i18n import _
-from .bundle_cli import bundle
 from .cli import hub, sync
 from .models import SYNCED_TABLES
 from .views import bp
 
-commands = [hub, sync, bundle]
+commands = [hub, sync]
 
 
 def tiles(user: dict | None) -> list[dict]:
