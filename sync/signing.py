@@ -6,7 +6,7 @@ hub's database alone signs nothing. Every request carries, in one header,
 ``Authorization: Sync <node id>:<time ms>:<nonce>:<signature>``, the signature an HMAC-SHA256
 over method, path, time, nonce and the SHA-256 of the body as transmitted, so a link without TLS
 can neither forge nor replay a request (DESIGN property 8). One short header: every byte of a
-request crosses slow links.
+request crosses slow links. Bundle files (sync/bundle.py) are signed with the same secret.
 """
 
 from __future__ import annotations
@@ -73,6 +73,14 @@ def parse_authorization(value: str | None) -> tuple[str, int, str, str] | None:
             and 16 <= len(nonce) <= 64 and sig):
         return None
     return node_id, int(time_text), nonce, sig
+
+
+def bundle_mac(secret: bytes):
+    """A running HMAC-SHA256 over a bundle file (sync/bundle.py), keyed with the node's secret.
+
+    It starts with its own label, so a bundle's signature can never stand for a request's.
+    """
+    return hmac.new(secret, b"infocentre bundle\n", hashlib.sha256)
 
 
 def verify(secret: bytes, method: str, path: str, time_ms: int, nonce: str, body: bytes,

@@ -5,11 +5,12 @@ from flask import current_app, url_for
 
 from ..auth.access import can
 from ..i18n import _
+from .bundle_cli import bundle
 from .cli import hub, sync
 from .models import SYNCED_TABLES
 from .views import bp
 
-commands = [hub, sync]
+commands = [hub, sync, bundle]
 
 
 def tiles(user: dict | None) -> list[dict]:

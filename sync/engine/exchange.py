@@ -67,6 +67,10 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         scope.refresh(db, catalog)
         db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ? "
                    "WHERE node_id = ?", [req["schema"], node_id])
+        if req["cursor"] is not None:
+            # What the centre has, so that a bundle for it starts there (sync/bundle.py).
+            note_report(db, node_id, instance=req["instance"], cursor=req["cursor"],
+                        acked=req["acked"], everything=req["everything"])
         db.execute("COMMIT")
     except BaseException:
         db.rollback()
@@ -82,6 +86,14 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         finally:
             db.execute("COMMIT")
     return {"ok": True, "hub_time": now_ms, "ack": ack, "renew_instance": renew, "pull": page}
+
+
+def note_report(db: Database, node_id: str, *, instance: str, cursor: int, acked: int,
+                everything: bool) -> None:
+    """Remember what a centre said it has (its database copy, pull cursor, acknowledged
+    sequence): the hub's next bundle for it starts there. Call inside a transaction."""
+    db.execute("UPDATE _sync_nodes SET instance_id = ?, cursor = ?, acked = ?, everything = ? "
+               "WHERE node_id = ?", [instance, cursor, acked, int(everything), node_id])
 
 
 def _checked(request) -> dict:
@@ -264,7 +276,7 @@ def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
             step.more = True
         page = reply.get("pull")
         if page is not None and request["cursor"] is not None:
-            _apply_page(db, catalog, page, step)
+            apply_page(db, catalog, page, step)
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
         state = _state(db)
         step.more = step.more or bool(state["inflight"]) or bool(db.execute(
@@ -277,7 +289,8 @@ def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
     return step
 
 
-def _apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
+def apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
+    """Apply one page pulled from the hub and save its cursor (call inside a transaction)."""
     if not (isinstance(page, dict) and isinstance(page.get("cursor"), int)
             and isinstance(page.get("exits", []), list)):
         raise Malformed("the hub's page is not understood")

@@ -147,3 +147,21 @@ def m0002_shape(db):
     # this copy does not; they take the hub's values during the pull that follows.
     db.execute("ALTER TABLE _sync_state ADD COLUMN shape TEXT")
     db.execute("ALTER TABLE _sync_state ADD COLUMN fresh TEXT")
+
+
+@MIGRATIONS()
+def m0003_bundles(db):
+    # Node: the batches it put in bundles that the hub has not acknowledged yet (JSON list of
+    # {"id", "from", "to"}); the next bundle carries them again with the same ids.
+    db.execute("ALTER TABLE _sync_state ADD COLUMN bundled TEXT")
+    # Hub: what each centre last said it has, online or in a bundle (its database copy, pull
+    # cursor, acknowledged sequence, a full resynchronisation under way): a bundle for it
+    # starts there.
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN instance_id TEXT")
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN cursor INTEGER")
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN acked INTEGER")
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN everything INTEGER NOT NULL DEFAULT 0")
+    # Hub: what its next bundle for the centre must say (JSON): {"refused": {"batch",
+    # "hub_time"}} when a batch was stamped ahead of its clock, {"renew": instance id} when that
+    # database copy was restored or cloned.
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN bundle_note TEXT")

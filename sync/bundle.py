@@ -1,0 +1,422 @@
+"""USB bundles: a centre's changes for the hub, or the hub's changes for a centre, in one signed
+file for when there is no network at all (DESIGN property 10; sync/README.md, "Bundles").
+
+Imports the standard library, sync.engine, sync.signing, sync.errors and sync.bundle_file (the
+file format): no Flask, no click, nothing from kiosk. The hub applies a centre's batches with
+``serve_exchange`` and a centre applies the hub's pages with ``apply_page``, as online.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, fields
+
+from sqlite_utils import Database
+
+from . import signing
+from .bundle_file import BundleFile, Writer, damaged, header, is_id, is_int
+from .engine import Catalog, note_hub_time, scope, serve_exchange
+from .engine.changes import Entry, count, encode
+from .engine.clock import OFFSET_TOLERANCE_MS
+from .engine.exchange import RESYNC_PULLING, Step, _state, apply_page, note_report
+from .engine.registry import node_buckets
+from .errors import BundleError, ClockAhead, SchemaTooOld, SyncError
+
+
+@dataclass
+class BundleReport:
+    """What an export wrote or an import did. ``problem``: the SyncError that stopped an import
+    at batch number ``problem_at`` (what came before it was applied)."""
+
+    kind: str  # "push": a centre's, for the hub; "pull": the hub's, for a centre
+    node: str
+    entries: int = 0  # batches (push) or pages (pull) in the bundle
+    changes: int = 0
+    bytes: int = 0
+    applied: int = 0  # batches or pages applied by this import
+    skipped: int = 0  # applied before (property 6: applying twice changes nothing)
+    acks: int = 0  # pull: batches of the centre acknowledged by this import
+    quarantined: int = 0
+    restamped: bool = False  # pull: the centre's clock was ahead; its changes have new stamps
+    renewed: bool = False  # pull: a restored or copied database took a new identity
+    resync: bool = False  # pull: a full resynchronisation began (the hub purged deletions)
+    problem: SyncError | None = None
+    problem_at: int = 0
+
+    @property
+    def nothing_new(self) -> bool:
+        return not (self.applied or self.acks or self.restamped or self.renewed
+                    or self.resync)
+
+    def as_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["problem"] = self.problem and {"code": self.problem.code,
+                                           "message": self.problem.message}
+        return out
+
+
+def _secret(token: str, db: Database) -> tuple[str, bytes]:
+    try:
+        node_id, secret = signing.parse_token(token)
+    except ValueError:
+        raise BundleError("This centre's token is not valid.", "token") from None
+    if node_id != _state(db)["node_id"]:
+        raise BundleError("This centre's token belongs to another centre.", "token")
+    return node_id, secret
+
+
+# A centre: its changes for the hub, and the hub's bundle for it.
+
+
+def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
+                   batch_limit: int = 1000, wall_ms: int, progress=None) -> BundleReport:
+    """Write every change of this centre the hub has not acknowledged, in batches, to ``path``.
+
+    Batches put in an earlier bundle and not yet acknowledged go again with the same ids (and
+    the batch in flight online, if any), so the hub applies each once whatever arrives first.
+    """
+    node_id, secret = _secret(token, db)
+    catalog = Catalog(db, tables)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        state = _state(db)
+        batches = _plan(db, state, batch_limit)
+        inflight = json.loads(state["inflight"]) if state["inflight"] else None
+        kept = [b for b in batches if not inflight or b["id"] != inflight["id"]]
+        db.execute("UPDATE _sync_state SET bundled = ? WHERE id = 1",
+                   [json.dumps(kept) if kept else None])
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+    report = BundleReport("push", node_id, entries=len(batches))
+    writer = Writer(path, secret)
+    try:
+        db.execute("BEGIN")  # one snapshot for the whole file
+        try:
+            writer.line(header(
+                "push", node_id, instance=state["instance_id"], schema=schema, seq=state["seq"],
+                acked=state["acked"], cursor=state["cursor"],
+                everything=state["resync"] == RESYNC_PULLING))
+            for number, batch in enumerate(batches, 1):
+                entries = [Entry(*r) for r in db.execute(
+                    "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE node = ? AND "
+                    "seq > ? AND seq <= ? ORDER BY seq, tbl, pk, col",
+                    [state["node_idx"], batch["from"], batch["to"]])]
+                changes = encode(db, catalog, entries)
+                writer.entry("batch", {**batch, "changes": changes})
+                report.changes += count(changes)
+                if progress:
+                    progress("batch", number, len(batches))
+            writer.line({"end": {"entries": len(batches), "changes": report.changes}})
+        finally:
+            db.execute("COMMIT")
+        report.bytes = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return report
+
+
+def _plan(db: Database, state: dict, limit: int) -> list[dict]:
+    """The batch in flight, the batches bundled before that follow on, then new ones."""
+    batches = []
+    start = state["acked"]
+    if state["inflight"]:
+        batches.append(json.loads(state["inflight"]))
+        start = batches[0]["to"]
+    for batch in json.loads(state["bundled"]) if state["bundled"] else []:
+        if batch["from"] != start:
+            break
+        batches.append(batch)
+        start = batch["to"]
+    seqs = [s for (s,) in db.execute("SELECT seq FROM _sync_clock WHERE node = ? AND seq > ? "
+                                     "ORDER BY seq", [state["node_idx"], start])]
+    i = 0
+    while i < len(seqs):
+        end = seqs[min(i + limit, len(seqs)) - 1]
+        batches.append({"id": str(uuid.uuid4()), "from": start, "to": end})
+        start = end
+        while i < len(seqs) and seqs[i] <= end:
+            i += 1
+    return batches
+
+
+def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int,
+                   progress=None) -> BundleReport:
+    """Apply the hub's bundle for this centre: acknowledgements, then pages, one transaction
+    each. Raises BundleError, applying nothing, for a bundle that is not right for it."""
+    node_id, secret = _secret(token, db)
+    bundle = BundleFile(path)
+    head = bundle.header
+    if head["kind"] != "pull":
+        raise BundleError("This bundle was made by a centre for the hub: import it at the hub.",
+                          "wrong_way")
+    if head["node"] != node_id:
+        raise BundleError("This bundle was made for another centre.", "other_centre",
+                          node=head["node"])
+    bundle.verify(secret)
+    if not (is_int(head.get("from")) and is_int(head.get("hub_time"))
+            and isinstance(head.get("acks"), list)):
+        raise damaged()
+    catalog = Catalog(db, tables)
+    report = BundleReport("pull", node_id, entries=bundle.entries, changes=bundle.changes)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        go_on = _receive_news(db, head, bundle, report, wall_ms)
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+    step = Step()
+    for number, page in enumerate(bundle.items() if go_on else (), 1):
+        if progress:
+            progress("page", number, bundle.entries)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if page["cursor"] <= _state(db)["cursor"]:
+                report.skipped += 1  # already here (property 6)
+            else:
+                apply_page(db, catalog, page, step)
+                report.applied += 1
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
+    report.quarantined = step.quarantined
+    if not report.nothing_new:
+        db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
+    return report
+
+
+def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleReport,
+                  wall_ms: int) -> bool:
+    """Acknowledgements, the hub's time, a new identity or a full resynchronisation; returns
+    whether to apply the pages."""
+    state = _state(db)
+    seen = head.get("seen") if isinstance(head.get("seen"), dict) else {}
+    if seen.get("instance") == state["instance_id"] and is_int(seen.get("acked")) \
+            and seen["acked"] > state["seq"]:
+        # The hub applied changes from this database copy beyond any it has made: it is a
+        # restored backup or a copy. A new identity, and the hub's next bundle brings
+        # everything again (these pages leave out what it believes this copy has).
+        db.execute("UPDATE _sync_state SET instance_id = ?, cursor = 0 WHERE id = 1",
+                   [str(uuid.uuid4())])
+        report.renewed = True
+        return False
+    if head["from"] > state["cursor"]:
+        raise BundleError("This bundle follows one from the hub that this centre has not "
+                          "imported: import that one first, or take a new bundle from here to "
+                          "the hub and bring back its answer.", "gap")
+    report.acks = _apply_acks(db, state, head["acks"])
+    state = _state(db)
+    refused = head.get("refused")
+    pending = [json.loads(state["inflight"])] if state["inflight"] else []
+    pending += json.loads(state["bundled"]) if state["bundled"] else []
+    if isinstance(refused, dict) and refused.get("batch") in {b["id"] for b in pending}:
+        # The hub refused this batch: stamped ahead of its clock. It applied none of it, nor
+        # what followed, so those changes can take new stamps (property 5).
+        note_hub_time(db, head["hub_time"], wall_ms, refused=True, transaction=False)
+        report.restamped = True
+    elif head["hub_time"] - wall_ms > state["offset_ms"] + OFFSET_TOLERANCE_MS:
+        # This computer's clock is behind the hub's at least this far. A bundle took some time
+        # to come, so its time never moves the clock back (only a refusal does, above).
+        db.execute("UPDATE _sync_state SET offset_ms = ? WHERE id = 1",
+                   [head["hub_time"] - wall_ms])
+    if head.get("full") is True and state["resync"] != RESYNC_PULLING \
+            and state["cursor"] < (bundle.last_cursor or 0):
+        # The hub forgot deletions this centre has not seen: rows the pages do not bring are
+        # gone there (sync/README.md, "Purge").
+        db.execute("DELETE FROM _sync_seen")
+        db.execute("UPDATE _sync_state SET resync = ?, cursor = 0 WHERE id = 1",
+                   [RESYNC_PULLING])
+        report.resync = True
+    return True
+
+
+def _apply_acks(db: Database, state: dict, acks: list) -> int:
+    """Mark acknowledged the batches this database really sent; returns how many."""
+    ids = {a.get("batch") for a in acks if isinstance(a, dict)}
+    inflight = json.loads(state["inflight"]) if state["inflight"] else None
+    bundled = json.loads(state["bundled"]) if state["bundled"] else []
+    acked, done, moved = state["acked"], 0, True
+    while moved:  # each step extends the acknowledged prefix, whatever order they come in
+        moved = False
+        for batch in ([inflight] if inflight else []) + bundled:
+            if batch["id"] in ids and batch["from"] <= acked < batch["to"]:
+                acked, done, moved = batch["to"], done + 1, True
+    if acked > state["acked"]:
+        left = [b for b in bundled if b["to"] > acked]
+        db.execute("UPDATE _sync_state SET acked = ?, bundled = ?, inflight = CASE WHEN ? "
+                   "THEN NULL ELSE inflight END WHERE id = 1",
+                   [acked, json.dumps(left) if left else None,
+                    bool(inflight and inflight["to"] <= acked)])
+    return done
+
+
+# The hub: a centre's bundle, and a bundle for a centre.
+
+
+def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int,
+                  min_schema: int = 0, progress=None) -> BundleReport:
+    """Apply a centre's bundle, batch by batch, exactly as its online pushes.
+
+    A batch applied before is skipped. A batch refused (stamped ahead of the hub's clock, or
+    not acceptable) stops the import: it and what follows are not applied, and the report says
+    why; the hub's next bundle for the centre tells it to re-stamp.
+    """
+    bundle = BundleFile(path)
+    head = bundle.header
+    if head["kind"] != "push":
+        raise BundleError("This bundle was made by the hub for a centre: import it at that "
+                          "centre.", "wrong_way")
+    node_id = head["node"]
+    row = db.execute("SELECT generation, revoked_at FROM _sync_nodes WHERE node_id = ?",
+                     [node_id]).fetchone()
+    if row is None:
+        raise BundleError("This bundle comes from a centre this hub does not know.",
+                          "unknown_centre", node=node_id)
+    bundle.verify(signing.derive_secret(hub_key, node_id, row[0]))
+    if row[1] is not None:
+        raise BundleError("This centre's access to the hub was revoked: its bundle was not "
+                          "imported.", "revoked", node=node_id)
+    if not (is_id(head.get("instance")) and all(is_int(head.get(k)) for k in (
+            "schema", "seq", "acked", "cursor"))):
+        raise damaged()
+    report = BundleReport("push", node_id, entries=bundle.entries, changes=bundle.changes)
+    if head["schema"] < min_schema:
+        report.problem = SchemaTooOld(
+            f"Please update Infocentre at this centre: its data is at version "
+            f"{head['schema']}, and the hub needs at least version {min_schema}.")
+        return report
+    catalog = Catalog(db, tables)
+    refused = None
+    for number, batch in enumerate(bundle.items(), 1):
+        if progress:
+            progress("batch", number, bundle.entries)
+        if isinstance(batch.get("id"), str) and db.execute(
+                "SELECT 1 FROM _sync_batches WHERE node_id = ? AND batch_id = ?",
+                [node_id, batch["id"]]).fetchone():
+            report.skipped += 1
+            continue
+        request = {"node": node_id, "instance": head["instance"], "schema": head["schema"],
+                   "acked": batch.get("from"), "cursor": None, "batch": batch}
+        try:
+            reply = serve_exchange(db, catalog, request, node_id=node_id, now_ms=now_ms,
+                                   min_schema=min_schema)
+        except SyncError as e:
+            report.problem, report.problem_at = e, number
+            if isinstance(e, ClockAhead):
+                refused = {"batch": batch["id"], "hub_time": now_ms}
+            break
+        report.applied += 1
+        report.quarantined += reply["ack"]["quarantined"]
+    _remember(db, node_id, head, report, refused)
+    return report
+
+
+def _remember(db: Database, node_id: str, head: dict, report: BundleReport,
+              refused: dict | None) -> None:
+    """What the centre said it has, and what the hub's next bundle for it must say."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute("SELECT instance_id, cursor, acked, everything, bundle_note FROM "
+                         "_sync_nodes WHERE node_id = ?", [node_id]).fetchone()
+        note = json.loads(row[4]) if row[4] else {}
+        note.pop("refused", None)
+        if refused:
+            note["refused"] = refused
+        said = (head["instance"], head["cursor"], head["acked"], int(head["everything"] is True))
+        stored = json.dumps(note, sort_keys=True) if note else None
+        if tuple(row[:4]) != said or stored != row[4] or report.applied:
+            note_report(db, node_id, instance=head["instance"], cursor=head["cursor"],
+                        acked=head["acked"], everything=head["everything"] is True)
+            db.execute("UPDATE _sync_nodes SET bundle_note = ?, schema_version = ?, "
+                       "last_seen_at = datetime('now') WHERE node_id = ?",
+                       [stored, head["schema"], node_id])
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: str,
+                    hub_id: str, now_ms: int, page_limit: int = 2000,
+                    progress=None) -> BundleReport:
+    """Write what a centre has not received, from the cursor it last said it has, with the
+    acknowledgements of its batches and the hub's time.
+
+    Nothing here counts as pulled: the hub learns the centre's cursor only from its next
+    bundle or online sync, so a bundle lost on the way costs nothing.
+    """
+    row = db.execute("SELECT generation, revoked_at, instance_id, cursor, acked, everything, "
+                     "bundle_note FROM _sync_nodes WHERE node_id = ?", [node_id]).fetchone()
+    if row is None:
+        raise BundleError(f"No centre has the id {node_id}.", "unknown_centre", node=node_id)
+    generation, revoked, instance, cursor, acked, everything, note = row
+    if revoked is not None:
+        raise BundleError("This centre's access to the hub was revoked.", "revoked",
+                          node=node_id)
+    note = json.loads(note) if note else {}
+    cursor = cursor or 0
+    catalog = Catalog(db, tables)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        scope.refresh(db, catalog)  # rows changed here since the last exchange
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+    buckets = node_buckets(node_id)
+    report = BundleReport("pull", node_id)
+    writer = Writer(path, signing.derive_secret(hub_key, node_id, generation))
+    try:
+        db.execute("BEGIN")  # one snapshot for the whole file
+        try:
+            purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
+            full = 0 < cursor < purged  # it would miss deletions: everything again
+            if full:
+                cursor = 0
+            copy = instance and db.execute(
+                "SELECT id, acked FROM _sync_instances WHERE instance_id = ? AND node_id = ?",
+                [instance, node_id]).fetchone()
+            # No echo of what this copy sent, unless the centre needs every row again.
+            echo = copy[0] if copy and not (everything or full) else None
+            acks = [json.loads(reply) for (reply,) in db.execute(
+                "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
+                "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, acked or 0])]
+            writer.line(header("pull", node_id, hub=hub_id, hub_time=now_ms, **{"from": cursor},
+                                full=full, refused=note.get("refused"), acks=acks,
+                                seen=copy and {"instance": instance, "acked": copy[1]}))
+            total = -(-_in_scope_after(db, buckets, cursor) // page_limit) or 1
+            while True:
+                page = scope.pull(db, catalog, buckets, cursor, echo, page_limit)
+                entry = {"from": cursor, "cursor": page["cursor"], "changes": page["changes"]}
+                entry.update({k: page[k] for k in ("exits", "more") if page[k]})
+                writer.entry("page", entry)
+                report.entries += 1
+                report.changes += count(page["changes"])
+                if progress:
+                    progress("page", report.entries, max(total, report.entries))
+                cursor = page["cursor"]
+                if not page["more"]:
+                    break
+            writer.line({"end": {"entries": report.entries, "changes": report.changes}})
+        finally:
+            db.execute("COMMIT")
+        report.acks = len(acks)
+        report.bytes = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return report
+
+
+def _in_scope_after(db: Database, buckets: tuple, cursor: int) -> int:
+    """About how many changes a pull from ``cursor`` brings (for progress only)."""
+    marks = ",".join("?" * len(buckets))
+    return db.execute(
+        f"SELECT count(*) FROM _sync_clock c WHERE c.seq > ? AND EXISTS (SELECT 1 FROM "
+        f"_sync_members m WHERE m.tbl = c.tbl AND m.pk = c.pk AND m.bucket IN ({marks}))",
+        [cursor, *buckets]).fetchone()[0]
