@@ -19,6 +19,7 @@ from flask import current_app, g, has_app_context
 from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
+from sync.engine.state import immediate
 
 from .schema import MIGRATIONS
 
@@ -113,15 +114,10 @@ def migrate(db: Database, data_dir: Path, extra_migrations=()) -> list[str]:
         return []
     if MIGRATIONS.applied(db):
         backup(db, data_dir / "backups" / f"{stamp()}-before-{pending[0]}.db")
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         applied = [m.name for s in sets for m in s.pending(db)]
         for migrations in sets:
             migrations.apply(db)
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     return applied
 
 

@@ -11,7 +11,9 @@ import uuid
 from pathlib import Path
 
 from sync import signing
+from sync.engine.capture import intern_node
 from sync.engine.clock import wall_ms
+from sync.engine.state import applying, immediate
 from sync.errors import Refused, Unreachable
 
 from . import config as config_module
@@ -109,34 +111,24 @@ def join_hub(data_dir: Path, db, *, hub_url: str, token: str, tables: list, sche
     demo = db.execute("SELECT table_name, row_id FROM demo_rows").fetchall()
     if demo:
         say(_("Removing the demo data first (%(n)d rows): it is not this centre's.", n=len(demo)))
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute("UPDATE _sync_state SET applying = 1 WHERE id = 1")
-        for table, row_id in demo:
+    with immediate(db), applying(db):
+        # Demo rows, and this centre's own row (the hub's will come), go without tombstones.
+        for table, row_id in [*demo, ("centres", old_id)]:
             db.execute(f'DELETE FROM "{table}" WHERE id = ?', [row_id])
             db.execute("DELETE FROM _sync_clock WHERE pk = ? AND tbl = (SELECT id FROM "
                        "_sync_tables WHERE name = ?)", [row_id, table])
         db.execute("DELETE FROM demo_rows")
-        db.execute("DELETE FROM _sync_clock WHERE pk = ? AND tbl = (SELECT id FROM _sync_tables "
-                   "WHERE name = 'centres')", [old_id])
-        db.execute("DELETE FROM centres WHERE id = ?", [old_id])  # the hub's row will come
         for spec in tables:
             db.execute(f'UPDATE "{spec.name}" SET centre_id = ? WHERE centre_id = ?',
                        [new_id, old_id])
-        db.execute("INSERT OR IGNORE INTO _sync_origins (node_id) VALUES (?)", [new_id])
-        new_idx = db.execute("SELECT id FROM _sync_origins WHERE node_id = ?",
-                             [new_id]).fetchone()[0]
+        new_idx = intern_node(db, new_id)
         db.execute("UPDATE _sync_clock SET node = ? WHERE node = (SELECT node_idx FROM "
                    "_sync_state)", [new_idx])
-        db.execute("UPDATE _sync_state SET applying = 0, node_id = ?, node_idx = ?, "
-                   "instance_id = ?, acked = 0, cursor = 0, inflight = NULL WHERE id = 1",
+        db.execute("UPDATE _sync_state SET node_id = ?, node_idx = ?, instance_id = ?, "
+                   "acked = 0, cursor = 0, inflight = NULL WHERE id = 1",
                    [new_id, new_idx, str(uuid.uuid4())])
         config_module.write_token(data_dir, token)
         config_module.update_file(data_dir, centre_id=new_id, hub_url=hub_url)
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     return {"centre_id": new_id, "demo_rows": len(demo)}
 
 

@@ -15,12 +15,22 @@ from dataclasses import dataclass, fields
 from sqlite_utils import Database
 
 from . import signing
-from .bundle_file import BundleFile, Writer, damaged, header, is_id, is_int
+from .bundle_file import BundleFile, Writer, damaged, header
 from .engine import Catalog, note_hub_time, scope, serve_exchange
-from .engine.changes import Entry, count, encode
+from .engine.changes import count, is_id, is_int
 from .engine.clock import OFFSET_TOLERANCE_MS
-from .engine.exchange import RESYNC_PULLING, Step, _state, apply_page, note_report
+from .engine.exchange import (
+    RESYNC_PULLING,
+    Step,
+    apply_page,
+    batch_changes,
+    begin_pull_resync,
+    note_report,
+    renew_instance,
+    require_schema,
+)
 from .engine.registry import node_buckets
+from .engine.state import immediate, read_state, snapshot
 from .errors import BundleError, ClockAhead, SchemaTooOld, SyncError
 
 
@@ -61,7 +71,7 @@ def _secret(token: str, db: Database) -> tuple[str, bytes]:
         node_id, secret = signing.parse_token(token)
     except ValueError:
         raise BundleError("This centre's token is not valid.", "token") from None
-    if node_id != _state(db)["node_id"]:
+    if node_id != read_state(db)["node_id"]:
         raise BundleError("This centre's token belongs to another centre.", "token")
     return node_id, secret
 
@@ -78,44 +88,28 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
     """
     node_id, secret = _secret(token, db)
     catalog = Catalog(db, tables)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        state = _state(db)
+    with immediate(db):
+        state = read_state(db)
         batches = _plan(db, state, batch_limit)
         inflight = json.loads(state["inflight"]) if state["inflight"] else None
         kept = [b for b in batches if not inflight or b["id"] != inflight["id"]]
         db.execute("UPDATE _sync_state SET bundled = ? WHERE id = 1",
                    [json.dumps(kept) if kept else None])
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     report = BundleReport("push", node_id, entries=len(batches))
-    writer = Writer(path, secret)
-    try:
-        db.execute("BEGIN")  # one snapshot for the whole file
-        try:
+    with Writer(path, secret) as writer:
+        with snapshot(db):  # one moment for the whole file
             writer.line(header(
                 "push", node_id, instance=state["instance_id"], schema=schema, seq=state["seq"],
                 acked=state["acked"], cursor=state["cursor"],
                 everything=state["resync"] == RESYNC_PULLING))
             for number, batch in enumerate(batches, 1):
-                entries = [Entry(*r) for r in db.execute(
-                    "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE node = ? AND "
-                    "seq > ? AND seq <= ? ORDER BY seq, tbl, pk, col",
-                    [state["node_idx"], batch["from"], batch["to"]])]
-                changes = encode(db, catalog, entries)
+                changes = batch_changes(db, catalog, state, batch)
                 writer.entry("batch", {**batch, "changes": changes})
                 report.changes += count(changes)
                 if progress:
                     progress("batch", number, len(batches))
             writer.line({"end": {"entries": len(batches), "changes": report.changes}})
-        finally:
-            db.execute("COMMIT")
         report.bytes = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
     return report
 
 
@@ -162,28 +156,18 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
         raise damaged()
     catalog = Catalog(db, tables)
     report = BundleReport("pull", node_id, entries=bundle.entries, changes=bundle.changes)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         go_on = _receive_news(db, head, bundle, report, wall_ms)
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     step = Step()
     for number, page in enumerate(bundle.items() if go_on else (), 1):
         if progress:
             progress("page", number, bundle.entries)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if page["cursor"] <= _state(db)["cursor"]:
+        with immediate(db):
+            if page["cursor"] <= read_state(db)["cursor"]:
                 report.skipped += 1  # already here (property 6)
             else:
                 apply_page(db, catalog, page, step)
                 report.applied += 1
-            db.execute("COMMIT")
-        except BaseException:
-            db.rollback()
-            raise
     report.quarantined = step.quarantined
     if not report.nothing_new:
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
@@ -194,15 +178,14 @@ def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleRe
                   wall_ms: int) -> bool:
     """Acknowledgements, the hub's time, a new identity or a full resynchronisation; returns
     whether to apply the pages."""
-    state = _state(db)
+    state = read_state(db)
     seen = head.get("seen") if isinstance(head.get("seen"), dict) else {}
     if seen.get("instance") == state["instance_id"] and is_int(seen.get("acked")) \
             and seen["acked"] > state["seq"]:
         # The hub applied changes from this database copy beyond any it has made: it is a
         # restored backup or a copy. A new identity, and the hub's next bundle brings
         # everything again (these pages leave out what it believes this copy has).
-        db.execute("UPDATE _sync_state SET instance_id = ?, cursor = 0 WHERE id = 1",
-                   [str(uuid.uuid4())])
+        renew_instance(db)
         report.renewed = True
         return False
     if head["from"] > state["cursor"]:
@@ -210,7 +193,7 @@ def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleRe
                           "imported: import that one first, or take a new bundle from here to "
                           "the hub and bring back its answer.", "gap")
     report.acks = _apply_acks(db, state, head["acks"])
-    state = _state(db)
+    state = read_state(db)
     refused = head.get("refused")
     pending = [json.loads(state["inflight"])] if state["inflight"] else []
     pending += json.loads(state["bundled"]) if state["bundled"] else []
@@ -228,9 +211,7 @@ def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleRe
             and state["cursor"] < (bundle.last_cursor or 0):
         # The hub forgot deletions this centre has not seen: rows the pages do not bring are
         # gone there (sync/README.md, "Purge").
-        db.execute("DELETE FROM _sync_seen")
-        db.execute("UPDATE _sync_state SET resync = ?, cursor = 0 WHERE id = 1",
-                   [RESYNC_PULLING])
+        begin_pull_resync(db)
         report.resync = True
     return True
 
@@ -285,10 +266,10 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
             "schema", "seq", "acked", "cursor"))):
         raise damaged()
     report = BundleReport("push", node_id, entries=bundle.entries, changes=bundle.changes)
-    if head["schema"] < min_schema:
-        report.problem = SchemaTooOld(
-            f"Please update Infocentre at this centre: its data is at version "
-            f"{head['schema']}, and the hub needs at least version {min_schema}.")
+    try:
+        require_schema(head["schema"], min_schema)
+    except SchemaTooOld as e:
+        report.problem = e
         return report
     catalog = Catalog(db, tables)
     refused = None
@@ -312,33 +293,19 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
             break
         report.applied += 1
         report.quarantined += reply["ack"]["quarantined"]
-    _remember(db, node_id, head, report, refused)
+    _remember(db, node_id, head, refused)
     return report
 
 
-def _remember(db: Database, node_id: str, head: dict, report: BundleReport,
-              refused: dict | None) -> None:
-    """What the centre said it has, and what the hub's next bundle for it must say."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        row = db.execute("SELECT instance_id, cursor, acked, everything, bundle_note FROM "
-                         "_sync_nodes WHERE node_id = ?", [node_id]).fetchone()
-        note = json.loads(row[4]) if row[4] else {}
-        note.pop("refused", None)
-        if refused:
-            note["refused"] = refused
-        said = (head["instance"], head["cursor"], head["acked"], int(head["everything"] is True))
-        stored = json.dumps(note, sort_keys=True) if note else None
-        if tuple(row[:4]) != said or stored != row[4] or report.applied:
-            note_report(db, node_id, instance=head["instance"], cursor=head["cursor"],
-                        acked=head["acked"], everything=head["everything"] is True)
-            db.execute("UPDATE _sync_nodes SET bundle_note = ?, schema_version = ?, "
-                       "last_seen_at = datetime('now') WHERE node_id = ?",
-                       [stored, head["schema"], node_id])
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
+def _remember(db: Database, node_id: str, head: dict, refused: dict | None) -> None:
+    """What the centre said it has, and whether the hub's next bundle for it asks for new
+    stamps."""
+    with immediate(db):
+        note_report(db, node_id, schema=head["schema"], instance=head["instance"],
+                    cursor=head["cursor"], acked=head["acked"],
+                    everything=head["everything"] is True)
+        db.execute("UPDATE _sync_nodes SET refused = ? WHERE node_id = ?",
+                   [json.dumps(refused) if refused else None, node_id])
 
 
 def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: str,
@@ -351,29 +318,21 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
     bundle or online sync, so a bundle lost on the way costs nothing.
     """
     row = db.execute("SELECT generation, revoked_at, instance_id, cursor, acked, everything, "
-                     "bundle_note FROM _sync_nodes WHERE node_id = ?", [node_id]).fetchone()
+                     "refused FROM _sync_nodes WHERE node_id = ?", [node_id]).fetchone()
     if row is None:
         raise BundleError(f"No centre has the id {node_id}.", "unknown_centre", node=node_id)
-    generation, revoked, instance, cursor, acked, everything, note = row
+    generation, revoked, instance, cursor, acked, everything, refused = row
     if revoked is not None:
         raise BundleError("This centre's access to the hub was revoked.", "revoked",
                           node=node_id)
-    note = json.loads(note) if note else {}
     cursor = cursor or 0
     catalog = Catalog(db, tables)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         scope.refresh(db, catalog)  # rows changed here since the last exchange
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     buckets = node_buckets(node_id)
     report = BundleReport("pull", node_id)
-    writer = Writer(path, signing.derive_secret(hub_key, node_id, generation))
-    try:
-        db.execute("BEGIN")  # one snapshot for the whole file
-        try:
+    with Writer(path, signing.derive_secret(hub_key, node_id, generation)) as writer:
+        with snapshot(db):  # one moment for the whole file
             purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
             full = 0 < cursor < purged  # it would miss deletions: everything again
             if full:
@@ -387,9 +346,9 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
                 "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
                 "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, acked or 0])]
             writer.line(header("pull", node_id, hub=hub_id, hub_time=now_ms, **{"from": cursor},
-                                full=full, refused=note.get("refused"), acks=acks,
-                                seen=copy and {"instance": instance, "acked": copy[1]}))
-            total = -(-_in_scope_after(db, buckets, cursor) // page_limit) or 1
+                               full=full, refused=refused and json.loads(refused), acks=acks,
+                               seen=copy and {"instance": instance, "acked": copy[1]}))
+            total = -(-scope.count_after(db, buckets, cursor) // page_limit) or 1
             while True:
                 page = scope.pull(db, catalog, buckets, cursor, echo, page_limit)
                 entry = {"from": cursor, "cursor": page["cursor"], "changes": page["changes"]}
@@ -403,20 +362,6 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
                 if not page["more"]:
                     break
             writer.line({"end": {"entries": report.entries, "changes": report.changes}})
-        finally:
-            db.execute("COMMIT")
         report.acks = len(acks)
         report.bytes = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
     return report
-
-
-def _in_scope_after(db: Database, buckets: tuple, cursor: int) -> int:
-    """About how many changes a pull from ``cursor`` brings (for progress only)."""
-    marks = ",".join("?" * len(buckets))
-    return db.execute(
-        f"SELECT count(*) FROM _sync_clock c WHERE c.seq > ? AND EXISTS (SELECT 1 FROM "
-        f"_sync_members m WHERE m.tbl = c.tbl AND m.pk = c.pk AND m.bucket IN ({marks}))",
-        [cursor, *buckets]).fetchone()[0]

@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 
 from . import signing
-from .engine.changes import count
+from .engine.changes import count, is_id, is_int
 from .errors import BundleError
 
 FORMAT = 1
@@ -42,7 +42,8 @@ def header(kind: str, node: str, **values) -> dict:
 
 
 class Writer:
-    """Writes a bundle to a temporary file beside ``path``, signs it, then renames it."""
+    """Writes a bundle to a temporary file beside ``path``, signs it, then renames it
+    (``close``). Used as a context manager, an error on the way leaves no file behind."""
 
     def __init__(self, path, secret: bytes):
         self.path = Path(path)
@@ -57,6 +58,13 @@ class Writer:
         self._out(PREFIX)
         self.file.write(bytes(32))  # the signature, once known
         self.written += 32
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            self.abort()
 
     def _out(self, data: bytes) -> None:
         if data:
@@ -267,10 +275,3 @@ def _unwritable(path: Path, error: OSError) -> BundleError:
     return BundleError(f"Cannot write {path}: {error.strerror}.", "unwritable", path=str(path),
                        error=error.strerror)
 
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
-
-
-def is_id(value) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 64

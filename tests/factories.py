@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 
 from kiosk.auth import models as accounts
+from sync.engine.state import applying
 
 _numbers = itertools.count(1)
 PIN = "2468"
@@ -31,14 +32,8 @@ def make_account(db, centre_id: str, *, role: str = "villager", name: str | None
 def received(db, centre_id: str):
     """Writes in this block are made as the sync engine applies rows from the hub."""
     own = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
-    foreign = centre_id != own
-    if foreign:
-        db.execute("UPDATE _sync_state SET applying = 1")
-    try:
+    with applying(db) if centre_id != own else contextlib.nullcontext():
         yield
-    finally:
-        if foreign:
-            db.execute("UPDATE _sync_state SET applying = 0")
 
 
 def count(db, table: str) -> int:

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from .clock import STAMP_SQL
 from .registry import UPLOAD_ANY, SyncedTable, synced_columns
 from .schema import MIGRATIONS
+from .state import immediate
 
 ROW, TOMBSTONE = 0, -1  # pseudo-columns of _sync_clock
 REUSED_ID = ("this id was deleted and cannot be used again (make a new row; never INSERT OR "
@@ -27,8 +28,7 @@ def install(db: Database, tables: list[SyncedTable], *, node_id: str, role: str)
 
     Safe to run at every start, from several processes at once.
     """
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         MIGRATIONS.apply(db)
         _ensure_state(db, node_id, role)
         shape = {}
@@ -41,10 +41,6 @@ def install(db: Database, tables: list[SyncedTable], *, node_id: str, role: str)
                 db.execute(statement)
             _adopt_rows(db, table_id, spec.name)
         _note_shape(db, shape)
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
 
 
 def _ensure_state(db: Database, node_id: str, role: str) -> None:

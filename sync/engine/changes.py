@@ -174,9 +174,9 @@ def decode(changeset, catalog: Catalog, *, lenient: bool = False) -> list[Change
     nodes = changeset.get("nodes", [])
     base = changeset.get("base", 0)
     blocks = changeset.get("tables", [])
-    if not (isinstance(nodes, list) and all(_is_id(n) for n in nodes)):
+    if not (isinstance(nodes, list) and all(is_id(n) for n in nodes)):
         raise Malformed("nodes must be a list of node ids")
-    if not _is_int(base) or base < 0:
+    if not is_int(base):
         raise Malformed("base must be a non-negative integer")
     if not isinstance(blocks, list):
         raise Malformed("tables must be a list")
@@ -207,7 +207,7 @@ def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[C
         raise Malformed(f"{table}: a column is named twice")
 
     def version(dh, n):
-        if not _is_int(dh) or dh < 0 or not _is_int(n) or not 0 <= n < len(nodes):
+        if not is_int(dh) or not is_int(n) or not 0 <= n < len(nodes):
             raise Malformed(f"{table}: bad version")
         return (base + dh, nodes[n])
 
@@ -221,16 +221,16 @@ def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[C
             raise Malformed(f"{table}: values must be text, numbers or null")
         overrides = {}
         for o in item[4]:
-            if not (isinstance(o, list) and len(o) == 3 and _is_int(o[0])
-                    and 0 <= o[0] < len(columns)):
+            if not (isinstance(o, list) and len(o) == 3 and is_int(o[0])
+                    and o[0] < len(columns)):
                 raise Malformed(f"{table}: bad column version")
             overrides[columns[o[0]]] = version(o[1], o[2])
         values = {c: v for c, v in zip(columns, item[3]) if c not in unknown}
         overrides = {c: v for c, v in overrides.items() if c not in unknown}
         out.append(Change("row", table, item[0], version(item[1], item[2]), values, overrides))
     for item in _list(block.get("cells", []), table, "cells"):
-        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0]) and _is_int(item[1])
-                and 0 <= item[1] < len(columns) and isinstance(item[4], SCALARS)):
+        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0]) and is_int(item[1])
+                and item[1] < len(columns) and isinstance(item[4], SCALARS)):
             raise Malformed(f"{table}: bad cell")
         if columns[item[1]] in unknown:
             version(item[2], item[3])
@@ -250,13 +250,14 @@ def _list(value, table, key):
     return value
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62
+def is_int(value) -> bool:
+    """A whole number a sequence, stamp or count can be: 0 <= value < 2**62 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
 
 
 def _is_pk(value) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_PK
 
 
-def _is_id(value) -> bool:
+def is_id(value) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64

@@ -35,17 +35,3 @@ def physical_ms(hlc: int) -> int:
 
 def is_too_far_ahead(hlc: int, hub_now_ms: int) -> bool:
     return physical_ms(hlc) > hub_now_ms + MAX_AHEAD_MS
-
-
-def newer(a: tuple, b: tuple | None) -> bool:
-    """Whether version ``a`` beats ``b``: by clock, then node id, then value (for clones)."""
-    if b is None:
-        return True
-    return _key(a) > _key(b)
-
-
-def _key(version: tuple) -> tuple:
-    hlc, node, *value = version
-    # The value breaks the only tie left (two copies of one database editing the same cell at
-    # the same instant), the same way on every replica.
-    return (hlc, node, repr(value[0]) if value else "")

@@ -8,6 +8,7 @@ sync.client carry these dictionaries. See sync/README.md, "Exchange".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from sqlite_utils import Database
 
 from ..errors import ClockAhead, ForgedOrigin, Malformed, ResyncRequired, SchemaTooOld
 from . import scope
-from .capture import TOMBSTONE, _q
-from .changes import Catalog, Entry, count, decode, encode
-from .clock import MAX_AHEAD_MS, OFFSET_TOLERANCE_MS, pack, physical_ms
-from .merge import _quarantine, apply
+from .capture import _q
+from .changes import Catalog, Entry, count, decode, encode, is_id, is_int
+from .clock import MAX_AHEAD_MS, OFFSET_TOLERANCE_MS, is_too_far_ahead, pack
+from .merge import apply, quarantine
 from .registry import UPLOAD_ANY, UPLOAD_HUB, node_buckets
+from .state import immediate, read_state, snapshot
 
 RESYNC_PUSHING, RESYNC_PULLING = 1, 2
 
@@ -37,10 +39,7 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
     req = _checked(request)
     if req["node"] != node_id:
         raise ForgedOrigin("the request speaks for another centre")
-    if req["schema"] < min_schema:
-        raise SchemaTooOld(
-            f"Please update Infocentre at this centre: its data is at version {req['schema']}, "
-            f"and the hub needs at least version {min_schema}.")
+    require_schema(req["schema"], min_schema)
     purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
     # A pull from 0 takes everything there is; one from inside the purged range would miss
     # deletions for ever.
@@ -48,8 +47,7 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         raise ResyncRequired("This centre has not synced for longer than the hub keeps "
                              "deletions: send your changes, then synchronise fully.",
                              hub_time=now_ms)
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         instance, known_acked = _instance(db, node_id, req["instance"])
         ack, renew = None, False
         batch = req["batch"]
@@ -65,35 +63,39 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
             if batch:
                 ack = _receive(db, catalog, batch, node_id, instance, now_ms)
         scope.refresh(db, catalog)
-        db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ? "
-                   "WHERE node_id = ?", [req["schema"], node_id])
-        if req["cursor"] is not None:
-            # What the centre has, so that a bundle for it starts there (sync/bundle.py).
-            note_report(db, node_id, instance=req["instance"], cursor=req["cursor"],
-                        acked=req["acked"], everything=req["everything"])
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
+        # What the centre has, so that a bundle for it starts there (sync/bundle.py).
+        note_report(db, node_id, schema=req["schema"], instance=req["instance"],
+                    cursor=req["cursor"], acked=req["acked"], everything=req["everything"])
     page = None
     if req["cursor"] is not None and not renew:
         # A full resynchronisation needs every row, the node's own ones too.
         echo_from = None if req["everything"] else instance
-        db.execute("BEGIN")  # one snapshot for the whole page
-        try:
+        with snapshot(db):  # one moment for the whole page
             page = scope.pull(db, catalog, node_buckets(node_id), req["cursor"], echo_from,
                               min(req["limit"], max_page))
-        finally:
-            db.execute("COMMIT")
     return {"ok": True, "hub_time": now_ms, "ack": ack, "renew_instance": renew, "pull": page}
 
 
-def note_report(db: Database, node_id: str, *, instance: str, cursor: int, acked: int,
-                everything: bool) -> None:
-    """Remember what a centre said it has (its database copy, pull cursor, acknowledged
-    sequence): the hub's next bundle for it starts there. Call inside a transaction."""
-    db.execute("UPDATE _sync_nodes SET instance_id = ?, cursor = ?, acked = ?, everything = ? "
-               "WHERE node_id = ?", [instance, cursor, acked, int(everything), node_id])
+def require_schema(schema: int, min_schema: int) -> None:
+    """SchemaTooOld for a centre whose data is older than the hub accepts."""
+    if schema < min_schema:
+        raise SchemaTooOld(
+            f"Please update Infocentre at this centre: its data is at version {schema}, and "
+            f"the hub needs at least version {min_schema}.")
+
+
+def note_report(db: Database, node_id: str, *, schema: int, instance: str, cursor: int | None,
+                acked: int, everything: bool) -> None:
+    """Remember that a centre was seen, and what it said it has (its database copy, pull
+    cursor, acknowledged sequence): the hub's next bundle for it starts there. A push with no
+    pull (``cursor`` None) leaves that as it was. Call inside a transaction."""
+    if cursor is None:
+        db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ? "
+                   "WHERE node_id = ?", [schema, node_id])
+        return
+    db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ?, "
+               "instance_id = ?, cursor = ?, acked = ?, everything = ? WHERE node_id = ?",
+               [schema, instance, cursor, acked, int(everything), node_id])
 
 
 def _checked(request) -> dict:
@@ -102,27 +104,25 @@ def _checked(request) -> dict:
 
     def integer(key, default=None, low=0):
         value = request.get(key, default)
-        if value is None and default is None and key in ("cursor",):
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value < 2**62:
+        if not is_int(value) or value < low:
             raise Malformed(f"{key} must be an integer of at least {low}")
         return value
 
     for key in ("node", "instance"):
-        if not isinstance(request.get(key), str) or not 0 < len(request[key]) <= 64:
+        if not is_id(request.get(key)):
             raise Malformed(f"{key} must be an id")
     req = {"node": request["node"], "instance": request["instance"],
            "schema": integer("schema"), "acked": integer("acked", 0),
-           "cursor": integer("cursor"), "limit": integer("limit", 2000, 1), "batch": None,
+           "cursor": None if request.get("cursor") is None else integer("cursor"),
+           "limit": integer("limit", 2000, 1), "batch": None,
            "everything": request.get("everything", False) is True}
     batch = request.get("batch")
     if batch is not None:
-        if not (isinstance(batch, dict) and isinstance(batch.get("id"), str)
-                and 0 < len(batch["id"]) <= 64 and isinstance(batch.get("changes"), dict)):
+        if not (isinstance(batch, dict) and is_id(batch.get("id"))
+                and isinstance(batch.get("changes"), dict)):
             raise Malformed("batch must have an id and changes")
         for key in ("from", "to"):
-            if not isinstance(batch.get(key), int) or isinstance(batch[key], bool) \
-                    or not 0 <= batch[key] < 2**62:
+            if not is_int(batch.get(key)):
                 raise Malformed(f"batch.{key} must be a sequence number")
         if batch["to"] < batch["from"]:
             raise Malformed("batch.to is before batch.from")
@@ -158,7 +158,7 @@ def _receive(db: Database, catalog: Catalog, batch: dict, node_id: str, instance
                 del change.overrides[column]
                 change.values.pop(column, None)
     stamps = [c.version for c in changes] + [v for c in changes for v in c.overrides.values()]
-    if stamps and physical_ms(max(stamps)[0]) > now_ms + MAX_AHEAD_MS:
+    if stamps and is_too_far_ahead(max(stamps)[0], now_ms):
         raise ClockAhead("This centre's clock is ahead of the hub's: its changes were "
                          "stamped in the future. They will be stamped again and sent.",
                          hub_time=now_ms)
@@ -166,7 +166,7 @@ def _receive(db: Database, catalog: Catalog, batch: dict, node_id: str, instance
     kept = {id(c) for c in allowed}
     refused = [c for c in changes if id(c) not in kept]
     for change in refused:
-        _quarantine(db, node_id, change.table, change, "this centre may not change this row")
+        quarantine(db, node_id, change.table, change, "this centre may not change this row")
     result = apply(db, catalog, allowed, seq="next", origin=instance, source=node_id)
     ack = {"batch": batch["id"], "acked": batch["to"], "received": count(batch["changes"]),
            "applied": result.applied, "quarantined": result.quarantined + len(refused)}
@@ -217,31 +217,28 @@ class Step:
 def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: int = 1000,
                   page_limit: int = 2000) -> dict:
     """The next request: the batch in flight (again) or the next one, and the pull cursor."""
-    state = _state(db)
+    state = read_state(db)
     pulling = state["resync"] != RESYNC_PUSHING
     batch = json.loads(state["inflight"]) if state["inflight"] else None
     if batch is None:
         batch = _next_batch(db, state, batch_limit)
         if batch is None and state["resync"] == RESYNC_PUSHING:
-            _begin_pull_resync(db)
-            state, pulling = _state(db), True
-    payload = None
-    if batch:
-        entries = [Entry(*r) for r in db.execute(
-            "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE node = ? AND seq > ? "
-            "AND seq <= ? ORDER BY seq, tbl, pk, col",
-            [state["node_idx"], batch["from"], batch["to"]])]
-        payload = {**batch, "changes": encode(db, catalog, entries)}
+            begin_pull_resync(db)
+            state, pulling = read_state(db), True
+    payload = batch and {**batch, "changes": batch_changes(db, catalog, state, batch)}
     return {"node": state["node_id"], "instance": state["instance_id"], "schema": schema,
             "acked": state["acked"], "batch": payload,
             "cursor": state["cursor"] if pulling else None, "limit": page_limit,
             "everything": state["resync"] == RESYNC_PULLING}
 
 
-def _state(db: Database) -> dict:
-    cursor = db.execute("SELECT * FROM _sync_state WHERE id = 1")
-    names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone()))
+def batch_changes(db: Database, catalog: Catalog, state: dict, batch: dict) -> dict:
+    """The changeset of one of this node's batches: its sequence range, with current values."""
+    entries = [Entry(*r) for r in db.execute(
+        "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE node = ? AND seq > ? "
+        "AND seq <= ? ORDER BY seq, tbl, pk, col",
+        [state["node_idx"], batch["from"], batch["to"]])]
+    return encode(db, catalog, entries)
 
 
 def _next_batch(db: Database, state: dict, limit: int) -> dict | None:
@@ -262,30 +259,23 @@ def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
     if not (isinstance(reply, dict) and isinstance(reply.get("ack") or {}, dict)
             and _is_time(reply.get("hub_time"))):
         raise Malformed("the hub's answer is not understood")
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         ack = reply.get("ack")
         if request["batch"] and ack and ack.get("batch") == request["batch"]["id"]:
             db.execute("UPDATE _sync_state SET acked = max(acked, ?), inflight = NULL "
                        "WHERE id = 1", [request["batch"]["to"]])
         note_hub_time(db, reply["hub_time"], wall_ms, transaction=False)
         if reply.get("renew_instance"):
-            # This database was restored or copied: a new identity, and everything pulled again.
-            db.execute("UPDATE _sync_state SET instance_id = ?, cursor = 0 WHERE id = 1",
-                       [str(uuid.uuid4())])
+            renew_instance(db)
             step.more = True
         page = reply.get("pull")
         if page is not None and request["cursor"] is not None:
             apply_page(db, catalog, page, step)
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
-        state = _state(db)
+        state = read_state(db)
         step.more = step.more or bool(state["inflight"]) or bool(db.execute(
             "SELECT 1 FROM _sync_clock WHERE node = ? AND seq > ? LIMIT 1",
             [state["node_idx"], state["acked"]]).fetchone()) or state["resync"] != 0
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     return step
 
 
@@ -294,14 +284,14 @@ def apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
     if not (isinstance(page, dict) and isinstance(page.get("cursor"), int)
             and isinstance(page.get("exits", []), list)):
         raise Malformed("the hub's page is not understood")
-    state = _state(db)
+    state = read_state(db)
     resync = state["resync"] == RESYNC_PULLING
     changes = decode(page.get("changes", {}), catalog, lenient=True)
     fresh = json.loads(state["fresh"]) if state["fresh"] else None
     result = apply(db, catalog, changes, seq="zero", source="hub", seen=resync, fresh=fresh)
     exits = [e for e in page.get("exits", []) if isinstance(e, list) and len(e) == 2
              and e[0] in catalog.specs and isinstance(e[1], str)]
-    scope.remove_exits(db, catalog, exits)
+    scope.drop_rows(db, catalog, exits)
     step.received += result.received + len(exits)
     step.quarantined += result.quarantined
     db.execute("UPDATE _sync_state SET cursor = ? WHERE id = 1", [page["cursor"]])
@@ -322,29 +312,20 @@ def note_hub_time(db: Database, hub_time: int, wall_ms: int, *, refused: bool = 
     """
     if not _is_time(hub_time):
         raise Malformed("the hub's time is not understood")
-    if transaction:
-        db.execute("BEGIN IMMEDIATE")
-    try:
-        state = _state(db)
+    with immediate(db) if transaction else contextlib.nullcontext():
+        state = read_state(db)
         offset = hub_time - wall_ms
         if abs(offset - state["offset_ms"]) > OFFSET_TOLERANCE_MS:
             db.execute("UPDATE _sync_state SET offset_ms = ? WHERE id = 1", [offset])
         floor = state["acked"]
         if state["inflight"] and not refused:
             floor = max(floor, json.loads(state["inflight"])["to"])  # may be at the hub already
-        moved = _restamp_ahead(db, state["node_idx"], floor, hub_time,
-                               MAX_AHEAD_MS if refused else MAX_AHEAD_MS // 2)
-        if transaction:
-            db.execute("COMMIT")
-        return moved
-    except BaseException:
-        if transaction:
-            db.rollback()
-        raise
+        return _restamp_ahead(db, state["node_idx"], floor, hub_time,
+                              MAX_AHEAD_MS if refused else MAX_AHEAD_MS // 2)
 
 
 def _is_time(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**47
+    return is_int(value) and 0 < value < 2**47  # milliseconds since 1970
 
 
 def _restamp_ahead(db: Database, node_idx: int, floor: int, hub_time: int, margin: int) -> bool:
@@ -372,28 +353,30 @@ def _restamp_ahead(db: Database, node_idx: int, floor: int, hub_time: int, margi
     return True
 
 
+def renew_instance(db: Database) -> None:
+    """This database was restored or copied: a new identity, and everything pulled again."""
+    db.execute("UPDATE _sync_state SET instance_id = ?, cursor = 0 WHERE id = 1",
+               [str(uuid.uuid4())])
+
+
 def start_resync(db: Database) -> None:
     """The hub purged deletions this node has not seen: push everything, then pull everything."""
     db.execute("UPDATE _sync_state SET resync = ? WHERE id = 1", [RESYNC_PUSHING])
 
 
-def _begin_pull_resync(db: Database) -> None:
+def begin_pull_resync(db: Database) -> None:
+    """Pull everything again from cursor 0, noting what comes (rows not seen then are gone)."""
     db.execute("DELETE FROM _sync_seen")
     db.execute("UPDATE _sync_state SET resync = ?, cursor = 0 WHERE id = 1", [RESYNC_PULLING])
 
 
 def _finish_resync(db: Database, catalog: Catalog) -> None:
     """Rows the hub did not send again are gone there: remove them here (no tombstone)."""
-    state = _state(db)
-    db.execute("UPDATE _sync_state SET applying = 1 WHERE id = 1")
-    for table, tid in catalog.table_ids.items():
-        gone = [pk for (pk,) in db.execute(
-            f"SELECT id FROM {_q(table)} WHERE id NOT IN (SELECT pk FROM _sync_seen WHERE "
-            f"tbl = ?) AND id NOT IN (SELECT pk FROM _sync_clock WHERE tbl = ? AND node = ? "
-            f"AND seq > ?)", [tid, tid, state["node_idx"], state["acked"]])]
-        for pk in gone:
-            db.execute(f"DELETE FROM {_q(table)} WHERE id = ?", [pk])
-            db.execute(f"DELETE FROM _sync_clock WHERE tbl = ? AND pk = ? AND col != "
-                       f"{TOMBSTONE}", [tid, pk])
+    state = read_state(db)
+    gone = [(table, pk) for table, tid in catalog.table_ids.items() for (pk,) in db.execute(
+        f"SELECT id FROM {_q(table)} WHERE id NOT IN (SELECT pk FROM _sync_seen WHERE tbl = ?) "
+        f"AND id NOT IN (SELECT pk FROM _sync_clock WHERE tbl = ? AND node = ? AND seq > ?)",
+        [tid, tid, state["node_idx"], state["acked"]])]
+    scope.drop_rows(db, catalog, gone)
     db.execute("DELETE FROM _sync_seen")
-    db.execute("UPDATE _sync_state SET applying = 0, resync = 0 WHERE id = 1")
+    db.execute("UPDATE _sync_state SET resync = 0 WHERE id = 1")

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from .capture import ROW, TOMBSTONE, _q
 from .changes import Catalog, Change
+from .state import applying, reserve_seq
 
 Version = tuple  # (hlc, node id)
 
@@ -66,15 +67,14 @@ def apply(db: Database, catalog: Catalog, changes: list[Change], *, seq: str = "
     result = ApplyResult(received=len(changes))
     if not changes:
         return result
-    db.execute("UPDATE _sync_state SET applying = 1 WHERE id = 1")
     by_table: dict[str, list[Change]] = {}
     for change in changes:
         by_table.setdefault(change.table, []).append(change)
-    for table, items in by_table.items():
-        _apply_table(db, catalog, table, items, result, seq, origin, source, seen,
-                     set((fresh or {}).get(table, ())))
-    db.execute("UPDATE _sync_state SET applying = 0, hlc = max(hlc, ?) WHERE id = 1",
-               [result.max_hlc])
+    with applying(db):
+        for table, items in by_table.items():
+            _apply_table(db, catalog, table, items, result, seq, origin, source, seen,
+                         set((fresh or {}).get(table, ())))
+    db.execute("UPDATE _sync_state SET hlc = max(hlc, ?) WHERE id = 1", [result.max_hlc])
     return result
 
 
@@ -102,7 +102,7 @@ def _apply_table(db, catalog: Catalog, table: str, items: list[Change], result: 
         elif change.kind == "row":
             _merge_row(row, change, col_ids, result, fresh)
         elif not row.exists:
-            _quarantine(db, source, table, change, "a change to a row that is not here")
+            quarantine(db, source, table, change, "a change to a row that is not here")
             result.quarantined += 1
         else:
             _merge_cell(row, change, col_ids, result, fresh)
@@ -247,7 +247,7 @@ def _write_rows(db, sql, pks, params, rows, table, source) -> set:
             db.execute("ROLLBACK TO sync_row")
             db.execute("RELEASE sync_row")
             for change in rows[pk].changes:
-                _quarantine(db, source, table, change, f"the database refused it: {e}")
+                quarantine(db, source, table, change, f"the database refused it: {e}")
             failed.add(pk)
     return failed
 
@@ -265,8 +265,7 @@ def _write_clock(db, catalog: Catalog, tid: int, rows: dict, seq_mode: str, orig
     if not put:
         return
     if seq_mode == "next":
-        first = db.execute("UPDATE _sync_state SET seq = seq + ? WHERE id = 1 RETURNING seq",
-                           [len(put)]).fetchone()[0] - len(put) + 1
+        first = reserve_seq(db, len(put))
         for i, entry in enumerate(put):
             entry += [first + i, origin]
     else:
@@ -278,7 +277,7 @@ def _write_clock(db, catalog: Catalog, tid: int, rows: dict, seq_mode: str, orig
         "seq = excluded.seq, origin = excluded.origin", put)
 
 
-def _quarantine(db, source: str, table: str, change: Change, reason: str) -> None:
+def quarantine(db, source: str, table: str, change: Change, reason: str) -> None:
     record = {"kind": change.kind, "version": list(change.version), "values": change.values,
               "overrides": {k: list(v) for k, v in change.overrides.items()}}
     db.execute("INSERT INTO _sync_quarantine (at, source, table_name, pk, reason, change) "

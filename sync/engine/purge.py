@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from .capture import TOMBSTONE
 from .clock import pack
+from .state import immediate
 
 DAY_MS = 24 * 3600 * 1000
 DEFAULT_HORIZON_DAYS = 90
@@ -20,8 +21,7 @@ DEFAULT_HORIZON_DAYS = 90
 def purge(db: Database, now_ms: int, horizon_days: float = DEFAULT_HORIZON_DAYS) -> dict:
     """Remove what is older than the horizon; returns what was removed."""
     cutoff = pack(now_ms - int(horizon_days * DAY_MS))
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         role, acked = db.execute("SELECT role, acked FROM _sync_state WHERE id = 1").fetchone()
         if role == "hub":
             removed = _purge_hub(db, cutoff, now_ms, horizon_days)
@@ -32,10 +32,6 @@ def purge(db: Database, now_ms: int, horizon_days: float = DEFAULT_HORIZON_DAYS)
         removed["quarantine"] = db.execute(
             "DELETE FROM _sync_quarantine WHERE at < datetime(? / 1000, 'unixepoch')",
             [now_ms - int(horizon_days * DAY_MS)]).rowcount
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
     return removed
 
 

@@ -161,7 +161,6 @@ def m0003_bundles(db):
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN cursor INTEGER")
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN acked INTEGER")
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN everything INTEGER NOT NULL DEFAULT 0")
-    # Hub: what its next bundle for the centre must say (JSON): {"refused": {"batch",
-    # "hub_time"}} when a batch was stamped ahead of its clock, {"renew": instance id} when that
-    # database copy was restored or cloned.
-    db.execute("ALTER TABLE _sync_nodes ADD COLUMN bundle_note TEXT")
+    # Hub: the centre's batch its last bundle brought stamped ahead of the hub's clock (JSON
+    # {"batch", "hub_time"}): the hub's next bundle for it asks for new stamps.
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN refused TEXT")

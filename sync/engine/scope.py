@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from .capture import ROW, TOMBSTONE, _q
 from .changes import Catalog, Entry, encode
+from .state import applying, reserve_seq
 
 
 def refresh(db: Database, catalog: Catalog) -> None:
@@ -52,7 +53,7 @@ def _leave(db: Database, tid: int) -> None:
         "AND w.bucket = m.bucket)", [tid]).fetchall()
     if not lost:
         return
-    first = _reserve(db, len(lost))
+    first = reserve_seq(db, len(lost))
     db.conn.executemany("INSERT INTO _sync_exits (seq, tbl, pk, bucket) VALUES (?, ?, ?, ?)",
                    [(first + i, tid, pk, bucket) for i, (pk, bucket) in enumerate(lost)])
     db.conn.executemany("DELETE FROM _sync_members WHERE tbl = ? AND pk = ? AND bucket = ?",
@@ -71,24 +72,17 @@ def _enter(db: Database, tid: int, lo: int) -> None:
         "SELECT pk, col FROM _sync_clock WHERE tbl = ? AND seq <= ? AND pk IN "
         "(SELECT pk FROM _sync_gained) ORDER BY pk, col", [tid, lo]).fetchall()
     if old:
-        first = _reserve(db, len(old))
+        first = reserve_seq(db, len(old))
         db.conn.executemany(
             "UPDATE _sync_clock SET seq = ?, origin = NULL WHERE tbl = ? AND pk = ? AND col = ?",
             [(first + i, tid, pk, col) for i, (pk, col) in enumerate(old)])
-
-
-def _reserve(db: Database, n: int) -> int:
-    """The first of ``n`` new sequence numbers."""
-    return db.execute("UPDATE _sync_state SET seq = seq + ? WHERE id = 1 RETURNING seq",
-                      [n]).fetchone()[0] - n + 1
 
 
 def pull(db: Database, catalog: Catalog, buckets: tuple, cursor: int, instance: int | None,
          limit: int) -> dict:
     """The next page of changes for a node: its buckets, after ``cursor``, not its own echo."""
     marks = ",".join("?" * len(buckets))
-    member = (f"EXISTS (SELECT 1 FROM _sync_members m WHERE m.tbl = c.tbl AND m.pk = c.pk "
-              f"AND m.bucket IN ({marks}))")
+    member = _member(buckets)
     rows = db.execute(
         f"SELECT c.tbl, c.pk, c.col, c.hlc, c.node, c.seq FROM _sync_clock c WHERE c.seq > ? "
         f"AND (c.origin IS NULL OR c.origin != ?) AND {member} ORDER BY c.seq LIMIT ?",
@@ -116,17 +110,26 @@ def pull(db: Database, catalog: Catalog, buckets: tuple, cursor: int, instance: 
             "cursor": end, "more": more}
 
 
-def remove_exits(db: Database, catalog: Catalog, exits: list) -> int:
-    """On a node: rows that left its scope go, without a tombstone (they live on elsewhere)."""
-    removed = 0
-    db.execute("UPDATE _sync_state SET applying = 1 WHERE id = 1")
-    for table, pk in exits:
-        tid = catalog.table_ids[table]
-        removed += db.execute(f"DELETE FROM {_q(table)} WHERE id = ?", [pk]).rowcount
-        db.execute(f"DELETE FROM _sync_clock WHERE tbl = ? AND pk = ? AND col != {TOMBSTONE}",
-                   [tid, pk])
-    db.execute("UPDATE _sync_state SET applying = 0 WHERE id = 1")
-    return removed
+def drop_rows(db: Database, catalog: Catalog, rows: list) -> None:
+    """On a node: rows that left its scope, or that the hub no longer has, go without a
+    tombstone (they live on elsewhere, or were deleted there already)."""
+    with applying(db):
+        for table, pk in rows:
+            db.execute(f"DELETE FROM {_q(table)} WHERE id = ?", [pk])
+            db.execute(f"DELETE FROM _sync_clock WHERE tbl = ? AND pk = ? AND col != "
+                       f"{TOMBSTONE}", [catalog.table_ids[table], pk])
 
 
-__all__ = ["ROW", "pull", "refresh", "remove_exits"]
+def count_after(db: Database, buckets: tuple, cursor: int) -> int:
+    """About how many changes a pull from ``cursor`` brings (for progress only)."""
+    return db.execute(f"SELECT count(*) FROM _sync_clock c WHERE c.seq > ? AND {_member(buckets)}",
+                      [cursor, *buckets]).fetchone()[0]
+
+
+def _member(buckets: tuple) -> str:
+    """SQL: the clock entry ``c`` is of a row in one of ``buckets`` (as many ``?``)."""
+    return (f"EXISTS (SELECT 1 FROM _sync_members m WHERE m.tbl = c.tbl AND m.pk = c.pk "
+            f"AND m.bucket IN ({','.join('?' * len(buckets))}))")
+
+
+__all__ = ["ROW", "count_after", "drop_rows", "pull", "refresh"]
