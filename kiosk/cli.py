@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from . import areas, create_app, synced_tables
+from . import areas, create_app
 from . import config as config_module
 from .data import utcnow
 from .errors import KioskError
@@ -56,7 +56,7 @@ class Installation:
         return self._app
 
     def tables(self) -> list:
-        return synced_tables(self.app().config["AREAS"])
+        return self.app().extensions["infocentre"]["synced_tables"]
 
 
 @click.group(cls=Group)

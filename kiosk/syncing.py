@@ -24,7 +24,8 @@ from flask import Flask
 from sync.engine import pending
 from sync.errors import Refused, SyncError, Unreachable
 
-from .data import get_db, iso, schema_version, utcnow
+from .data import fetch, get_db, iso, schema_version, utcnow
+from .errors import KioskError
 from .i18n import _
 
 log = logging.getLogger("infocentre.sync")
@@ -35,8 +36,19 @@ class Busy(Exception):
     """Another sync of this centre is running (in this process or another)."""
 
 
-class NotJoined(Exception):
+class NotJoined(KioskError):
     """This centre has no hub yet."""
+
+    def __init__(self):
+        super().__init__(_("This centre has no hub yet: infocentre join --hub ADDRESS --token "
+                           "TOKEN"))
+
+
+def require_hub(config) -> tuple[str, str]:
+    """The hub's address and this centre's token; NotJoined if it has none."""
+    if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
+        raise NotJoined()
+    return config["HUB_URL"], config["SYNC_TOKEN"]
 
 
 # One sync at a time: an OS lock on a file of the data directory.
@@ -103,42 +115,47 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
     with sync_lock(config["DATA_DIR"]), app.app_context():
         db = get_db()
         report = report or SyncReport()
-        started = iso(utcnow())
-        _update(db, last_attempt_at=started, progress=json.dumps(
-            {"sent": 0, "received": 0, "to_send": pending(db)}))
+        to_send = pending(db)
+
+        def progress(so_far) -> None:
+            db.execute("UPDATE sync_status SET progress = ? WHERE id = 1", [json.dumps(
+                {"sent": so_far.sent, "received": so_far.received, "to_send": to_send})])
+            if on_progress:
+                on_progress(so_far)
+
+        db.execute("UPDATE sync_status SET last_attempt_at = ? WHERE id = 1", [iso(utcnow())])
+        progress(report)
         try:
-            if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
-                raise NotJoined()
-            client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
-            to_send = pending(db)
-
-            def progress(so_far) -> None:
-                _update(db, progress=json.dumps({"sent": so_far.sent, "received":
-                                                 so_far.received, "to_send": to_send}))
-                if on_progress:
-                    on_progress(so_far)
-
+            client = HubClient(*require_hub(config))
             try:
-                sync_now(db, app_tables(app), client, schema=schema_version(db),
-                         batch_limit=config["SYNC_BATCH"], page_limit=config["SYNC_PAGE"],
-                         report=report, on_step=progress)
+                sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
+                         schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
+                         page_limit=config["SYNC_PAGE"], report=report, on_step=progress)
             finally:
                 client.close()
         except BaseException as e:
             report.status = ("unreachable" if isinstance(e, Unreachable) else
                              "refused" if isinstance(e, Refused) else "error")
-            _update(db, last_error_code=error_code(e), last_error_detail=str(e)[:500],
-                    failures=_failures(db) + 1, progress=None,
-                    last_report=json.dumps(report.as_dict()))
+            record(db, report.as_dict(), error=e)
             raise
-        _update(db, last_success_at=iso(utcnow()), last_error_code=None,
-                last_error_detail=None, failures=0, progress=None,
-                last_report=json.dumps(report.as_dict()))
+        record(db, report.as_dict())
         return report
 
 
-def app_tables(app: Flask) -> list:
-    return app.extensions["infocentre"]["synced_tables"]
+def record(db, report: dict | None, *, error: BaseException | None = None) -> None:
+    """One attempt's outcome in ``sync_status``: a sync, a probe, or a hub bundle imported."""
+    now = iso(utcnow())
+    summary = json.dumps(report) if report else None
+    if error is None:
+        db.execute("UPDATE sync_status SET last_attempt_at = ?, last_success_at = ?, "
+                   "last_error_code = NULL, last_error_detail = NULL, failures = 0, "
+                   "progress = NULL, last_report = coalesce(?, last_report) WHERE id = 1",
+                   [now, now, summary])
+    else:
+        db.execute("UPDATE sync_status SET last_attempt_at = ?, last_error_code = ?, "
+                   "last_error_detail = ?, failures = failures + 1, progress = NULL, "
+                   "last_report = coalesce(?, last_report) WHERE id = 1",
+                   [now, error_code(error), str(error)[:500], summary])
 
 
 def error_code(error: BaseException) -> str:
@@ -151,11 +168,6 @@ def error_code(error: BaseException) -> str:
     return "error"
 
 
-def _update(db, **values) -> None:
-    columns = ", ".join(f"{name} = ?" for name in values)
-    db.execute(f"UPDATE sync_status SET {columns} WHERE id = 1", list(values.values()))
-
-
 def _failures(db) -> int:
     return db.execute("SELECT failures FROM sync_status WHERE id = 1").fetchone()[0]
 
@@ -165,9 +177,7 @@ def _failures(db) -> int:
 
 def status(db, data_dir: str | Path) -> dict:
     """The centre's sync status: times as aware datetimes (or None), the last error as a code."""
-    row = db.execute("SELECT * FROM sync_status WHERE id = 1").fetchone()
-    names = [d[0] for d in db.execute("SELECT * FROM sync_status WHERE id = 1").description]
-    found = dict(zip(names, row))
+    found = fetch(db, "SELECT * FROM sync_status WHERE id = 1")[0]
     running = is_running(data_dir)
     return {
         "last_success": _moment(found["last_success_at"]),
@@ -267,7 +277,8 @@ class Daemon:
         self.scheduler.add_job(self.attempt, "date", run_date=when, id="sync",
                                replace_existing=True, max_instances=1, misfire_grace_time=None)
         with self.app.app_context():
-            _update(get_db(), next_attempt_at=iso(when))
+            get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
+                             [iso(when)])
 
     def attempt(self) -> float:
         """One turn: probe if the last one failed, sync, and plan the next turn."""
@@ -292,7 +303,7 @@ class Daemon:
             report = run_sync(self.app)
         except Busy:
             return config["SYNC_INTERVAL"]
-        except (NotJoined, SyncError) as e:
+        except (NotJoined, SyncError) as e:  # recorded by run_sync or the probe
             log.warning("sync failed (%s): %s; next try in %.0f s", error_code(e), e, backoff)
             return backoff
         except Exception:
@@ -306,17 +317,12 @@ class Daemon:
         """Is the hub there? One small GET; Unreachable (recorded) if not."""
         from sync.client import HubClient
 
-        config = self.app.config
-        if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
-            return
-        client = HubClient(config["HUB_URL"], config["SYNC_TOKEN"])
+        client = HubClient(*require_hub(self.app.config))
         try:
             client.hello()
         except Unreachable as e:
             with self.app.app_context():
-                db = get_db()
-                _update(db, last_attempt_at=iso(utcnow()), last_error_code=error_code(e),
-                        last_error_detail=str(e)[:500], failures=_failures(db) + 1)
+                record(get_db(), None, error=e)
             raise
         finally:
             client.close()

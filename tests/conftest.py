@@ -17,6 +17,7 @@ from kiosk.data import open_db
 from kiosk.installation import init_installation
 
 from .live import LiveServer, start_demo_server
+from .sync_world import World, make_template
 
 # Property tests: 200 examples in every run; HYPOTHESIS_PROFILE=thorough runs 1,000.
 settings.register_profile("default", max_examples=200, deadline=None)
@@ -166,6 +167,21 @@ def sign_in(client):
 @pytest.fixture
 def hub_sign_in(hub_client):
     return SignIn(hub_client)
+
+
+# Engine tests: a hub and three centres in-process, on copies of one installed database.
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory.mktemp("sync-template") / "template.db")
+
+
+@pytest.fixture
+def world(template, tmp_path):
+    w = World.create(tmp_path, template, 3)
+    yield w
+    w.close()
 
 
 # Live servers, for browser tests: one demo centre and one hub for the whole session.

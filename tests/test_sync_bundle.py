@@ -19,23 +19,11 @@ from sync.errors import BundleError, ClockAhead
 from sync.signing import derive_secret, make_token
 
 from .live import infocentre
-from .sync_world import World, clone_db, make_template
+from .sync_world import clone_db
 
 KEY = "the hub's secret key, for these tests only"
 ENGINE_TABLES = ("notes", "diary", "stories", "_sync_state", "_sync_clock", "_sync_batches",
                  "_sync_instances", "_sync_quarantine", "_sync_members", "_sync_exits")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return make_template(tmp_path_factory.mktemp("bundle") / "template.db")
-
-
-@pytest.fixture
-def world(template, tmp_path):
-    w = World.create(tmp_path, template, 3)
-    yield w
-    w.close()
 
 
 def token(node) -> str:
@@ -399,8 +387,11 @@ def test_the_bundle_commands_carry_a_centre_to_the_hub_and_back(tmp_path):
     assert "Nothing new" in again.stdout and state(hub) == before
 
     infocentre(hub, "bundle", "export", "--for", made[a]["node_id"], str(tmp_path / "a-back"))
+    assert json.loads(infocentre(a, "sync", "status", "--json").stdout)["last_success"] is None
     out = infocentre(a, "bundle", "import", str(tmp_path / "a-back"), "--json")
     assert json.loads(out.stdout)["acks"] == 3
+    status = json.loads(infocentre(a, "sync", "status", "--json").stdout)
+    assert status["last_success"] and status["pending_changes"] == 0  # the sync page says so
     assert rows(a, "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE c.node = "
                    "s.node_idx AND c.seq > s.acked") == [(0,)]  # nothing left to send
     assert "Nothing new" in infocentre(a, "bundle", "import", str(tmp_path / "a-back")).stdout

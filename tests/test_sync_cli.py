@@ -70,7 +70,7 @@ def test_a_new_node_syncs_both_ways_and_a_no_op_is_one_small_request(tmp_path, h
     assert report["requests"] == 1 and report["sent"] == report["received"] == 0
     assert report["bytes_sent"] + report["bytes_received"] <= 600
     plain = infocentre(path, "sync", "now")
-    assert "1 requests" in plain.stdout
+    assert "1 request, " in plain.stdout
 
 
 def test_sync_now_says_when_the_hub_cannot_be_reached(tmp_path, hub):

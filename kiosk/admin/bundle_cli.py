@@ -16,6 +16,7 @@ from sync import bundle as bundles
 from sync.engine.clock import wall_ms
 from sync.errors import BundleError, SyncError
 
+from .. import syncing
 from ..data import get_db, schema_version
 from ..errors import KioskError
 from ..i18n import _
@@ -91,6 +92,8 @@ def import_(installation, file, as_json):
                 report = bundles.import_at_node(
                     get_db(), installation.tables(), file, token=_token(config),
                     wall_ms=wall_ms(), progress=_progress)
+                # The hub's news arrived: the sync page and `sync status` count it as a sync.
+                syncing.record(get_db(), report.as_dict())
         except BundleError as e:
             raise KioskError(_message(e)) from None
     if as_json:
@@ -118,10 +121,7 @@ def import_(installation, file, as_json):
 
 
 def _token(config) -> str:
-    if not config["SYNC_TOKEN"]:
-        raise KioskError(_("This centre has no hub yet: infocentre join --hub ADDRESS --token "
-                           "TOKEN"))
-    return config["SYNC_TOKEN"]
+    return syncing.require_hub(config)[1]
 
 
 def _progress(what: str, done: int, total: int) -> None:

@@ -18,7 +18,7 @@ from sync.errors import Refused, Unreachable
 from .. import syncing
 from ..data import get_db, utcnow
 from ..errors import KioskError
-from ..i18n import _
+from ..i18n import _, ngettext
 from . import models
 
 
@@ -105,9 +105,6 @@ def now(installation, as_json):
         with app.app_context():
             _require("node")
         syncing.run_sync(app, report=report)
-    except syncing.NotJoined:
-        code, message = 1, _("This centre has no hub yet: infocentre join --hub ADDRESS --token "
-                             "TOKEN")
     except syncing.Busy:
         code, message = 1, _("Another sync of this centre is running; try again when it ends.")
     except Unreachable as e:
@@ -166,9 +163,7 @@ def daemon(installation):
     app = installation.app()
     with app.app_context():
         _require("node")
-    if not app.config["HUB_URL"]:
-        raise KioskError(_("This centre has no hub yet: infocentre join --hub ADDRESS --token "
-                           "TOKEN"))
+    syncing.require_hub(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     stop = threading.Event()
@@ -193,10 +188,12 @@ def _print_report(report, as_json: bool, message: str | None) -> None:
         click.echo(_("Synced: %(sent)d changes sent, %(received)d received, %(quarantined)d set "
                      "aside.", sent=report.sent, received=report.received,
                      quarantined=report.quarantined))
-    click.echo(_("%(requests)d requests, %(bytes_sent)d bytes sent and %(bytes_received)d "
-                 "received, in %(seconds)s s.", requests=report.requests,
-                 bytes_sent=report.bytes_sent, bytes_received=report.bytes_received,
-                 seconds=report.seconds))
+    click.echo(ngettext("%(num)d request, %(bytes_sent)d bytes sent and %(bytes_received)d "
+                        "received, in %(seconds)s s.",
+                        "%(num)d requests, %(bytes_sent)d bytes sent and %(bytes_received)d "
+                        "received, in %(seconds)s s.", report.requests,
+                        bytes_sent=report.bytes_sent, bytes_received=report.bytes_received,
+                        seconds=report.seconds))
 
 
 @sync.command("purge", help="Forget deletions older than the horizon (tombstones); the hub "

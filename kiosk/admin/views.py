@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
@@ -64,9 +65,9 @@ def _run(app) -> None:
 
 def _wait_for_start(data_dir, seconds: float = 1.0) -> bool:
     """Let the sync take its lock, so the page the button leads to already shows it running."""
-    event = threading.Event()
-    for _step in range(int(seconds / 0.05)):
-        if syncing.is_running(data_dir):
-            return True
-        event.wait(0.05)
-    return False
+    deadline = time.monotonic() + seconds
+    while not syncing.is_running(data_dir):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
