@@ -4,6 +4,8 @@ signalling the test when it does (faults are triggered by events, never by timer
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.server
 import threading
 
 
@@ -67,3 +69,35 @@ class Proxy:
         self._loop.call_soon_threadsafe(self._server.close)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+class _Portal(http.server.BaseHTTPRequestHandler):
+    """Answers everything with a web page, as a captive portal (or a broken proxy) does."""
+
+    status = 200
+
+    def _answer(self):
+        body = b"<html><body>Welcome to the village wifi. Please log in.</body></html>"
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def captive_portal(status: int = 200):
+    """The address of an HTTP server that answers every request with a page and ``status``."""
+    handler = type("Portal", (_Portal,), {"status": status})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

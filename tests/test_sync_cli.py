@@ -3,13 +3,14 @@ real hub server on 127.0.0.1: summaries, JSON, exit codes, and what they do to t
 
 from __future__ import annotations
 
-import http.server
 import json
 import sqlite3
-import threading
 
 import pytest
 
+from kiosk.config import update_file
+
+from .faults import captive_portal
 from .live import free_port, infocentre, start_demo_server
 
 pytestmark = pytest.mark.live
@@ -75,45 +76,24 @@ def test_a_new_node_syncs_both_ways_and_a_no_op_is_one_small_request(tmp_path, h
 
 def test_sync_now_says_when_the_hub_cannot_be_reached(tmp_path, hub):
     path, made = new_node(tmp_path, hub)
-    config = json.loads((path / "config.json").read_text())
-    config["hub_url"] = f"http://127.0.0.1:{free_port()}"
-    (path / "config.json").write_text(json.dumps(config))
+    update_file(path, hub_url=f"http://127.0.0.1:{free_port()}")  # nobody answers there
     result, report = sync(path)
     assert result.returncode == 3 and report["status"] == "unreachable"
     assert "did not answer" in result.stderr
 
 
-class _Portal(http.server.BaseHTTPRequestHandler):
-    status = 200
-
-    def _answer(self):
-        body = b"<html><body>Welcome to the village wifi. Please log in.</body></html>"
-        self.send_response(self.status)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.mark.parametrize("status", [200, 502])
-def test_a_captive_portal_or_a_broken_proxy_counts_as_unreachable(tmp_path, hub, status):
-    handler = type("Portal", (_Portal,), {"status": status})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        path, _ = new_node(tmp_path, hub)
-        config = json.loads((path / "config.json").read_text())
-        config["hub_url"] = f"http://127.0.0.1:{server.server_address[1]}"
-        (path / "config.json").write_text(json.dumps(config))
+@pytest.mark.parametrize(("status", "words"), [
+    (200, "Something else answered instead of the hub"), (502, "The hub has a problem")])
+def test_a_captive_portal_or_a_broken_proxy_counts_as_unreachable(tmp_path, hub, status,
+                                                                   words):
+    path, _ = new_node(tmp_path, hub)
+    with captive_portal(status) as url:
+        update_file(path, hub_url=url)
         result, report = sync(path)
-        assert result.returncode == 3 and report["status"] == "unreachable"
-    finally:
-        server.shutdown()
+    assert result.returncode == 3 and report["status"] == "unreachable"
+    # `sync status` and the sync page tell a portal from a hub in trouble, in plain words.
+    status = json.loads(infocentre(path, "sync", "status", "--json").stdout)
+    assert status["last_error"].startswith(words)
 
 
 def test_a_revoked_centre_is_refused_with_exit_4(tmp_path, hub):

@@ -12,7 +12,6 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +19,7 @@ from sync.engine import node_buckets, purge
 from sync.engine.changes import decode
 from sync.engine.clock import MAX_AHEAD_MS, physical_ms, wall_ms
 
-from .sync_world import COLUMNS, World, clone_db, make_template
+from .sync_world import COLUMNS, World, clone_db
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 KEYS = [f"row-{i}" for i in range(6)]  # a small pool: centres collide on ids (natural keys)
@@ -63,11 +62,6 @@ def scenarios(draw):
     skews = draw(st.lists(st.sampled_from([0, 0, YEAR_MS, -YEAR_MS, 240_000]),
                           min_size=nodes, max_size=nodes))
     return nodes, skews, draw(st.lists(steps(nodes), min_size=8, max_size=40))
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return make_template(tmp_path_factory.mktemp("sync-template") / "template.db")
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -14,19 +14,7 @@ from sync.engine import build_request, pending, process_reply, purge, serve_exch
 from sync.engine.clock import physical_ms, wall_ms
 from sync.errors import ClockAhead, ForgedOrigin, Malformed, SchemaTooOld
 
-from .sync_world import World, clone_db, make_template
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return make_template(tmp_path_factory.mktemp("engine") / "template.db")
-
-
-@pytest.fixture
-def world(template, tmp_path):
-    w = World.create(tmp_path, template, 3)
-    yield w
-    w.close()
+from .sync_world import World, clone_db
 
 
 def nodes(world):
