@@ -253,13 +253,13 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
         raise BundleError("This bundle was made by the hub for a centre: import it at that "
                           "centre.", "wrong_way")
     node_id = head["node"]
-    row = db.execute("SELECT generation, revoked_at FROM _sync_nodes WHERE node_id = ?",
-                     [node_id]).fetchone()
-    if row is None:
+    known = signing.node_credentials(db, hub_key, node_id)
+    if known is None:
         raise BundleError("This bundle comes from a centre this hub does not know.",
                           "unknown_centre", node=node_id)
-    bundle.verify(signing.derive_secret(hub_key, node_id, row[0]))
-    if row[1] is not None:
+    secret, revoked = known
+    bundle.verify(secret)
+    if revoked:
         raise BundleError("This centre's access to the hub was revoked: its bundle was not "
                           "imported.", "revoked", node=node_id)
     if not (is_id(head.get("instance")) and all(is_int(head.get(k)) for k in (
@@ -317,21 +317,23 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
     Nothing here counts as pulled: the hub learns the centre's cursor only from its next
     bundle or online sync, so a bundle lost on the way costs nothing.
     """
-    row = db.execute("SELECT generation, revoked_at, instance_id, cursor, acked, everything, "
-                     "refused FROM _sync_nodes WHERE node_id = ?", [node_id]).fetchone()
-    if row is None:
+    known = signing.node_credentials(db, hub_key, node_id)
+    if known is None:
         raise BundleError(f"No centre has the id {node_id}.", "unknown_centre", node=node_id)
-    generation, revoked, instance, cursor, acked, everything, refused = row
-    if revoked is not None:
+    secret, revoked = known
+    if revoked:
         raise BundleError("This centre's access to the hub was revoked.", "revoked",
                           node=node_id)
+    instance, cursor, acked, everything, refused = db.execute(
+        "SELECT instance_id, cursor, acked, everything, refused FROM _sync_nodes WHERE "
+        "node_id = ?", [node_id]).fetchone()
     cursor = cursor or 0
     catalog = Catalog(db, tables)
     with immediate(db):
         scope.refresh(db, catalog)  # rows changed here since the last exchange
     buckets = node_buckets(node_id)
     report = BundleReport("pull", node_id)
-    with Writer(path, signing.derive_secret(hub_key, node_id, generation)) as writer:
+    with Writer(path, secret) as writer:
         with snapshot(db):  # one moment for the whole file
             purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
             full = 0 < cursor < purged  # it would miss deletions: everything again

@@ -125,7 +125,9 @@ class BundleFile:
             if len(start) == len(PREFIX) and sum(a != b for a, b in zip(start, PREFIX)) <= 2:
                 raise damaged()  # a bundle with a byte or two altered
             raise BundleError("This file is not an Infocentre bundle.", "not_bundle")
-        for _ in self._lines():  # whole and undamaged (the gzip checksum) before anything else
+        # Whole and undamaged (the gzip checksum) before the header is believed: a byte flipped
+        # on a USB stick is "damaged", not a header that names some unknown centre.
+        for _ in self._lines():
             pass
         head = _parse(next(self._lines(), None))
         if not isinstance(head, dict) or head.get("bundle") != "infocentre":

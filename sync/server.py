@@ -98,14 +98,13 @@ def _authenticate(db, body: bytes, now: int) -> str:
     if signed is None:
         raise Unauthenticated("This request is not signed.")
     node_id, sent_at, nonce, given = signed
-    row = db.execute("SELECT generation, revoked_at FROM _sync_nodes WHERE node_id = ?",
-                     [node_id]).fetchone()
-    if row is None:
+    known = signing.node_credentials(db, current_app.config["SECRET_KEY"], node_id)
+    if known is None:
         raise Unauthenticated("This centre is not registered at the hub.")
-    secret = signing.derive_secret(current_app.config["SECRET_KEY"], node_id, row[0])
+    secret, revoked = known
     if not signing.verify(secret, request.method, request.path, sent_at, nonce, body, given):
         raise Unauthenticated("The signature is wrong: check this centre's token.")
-    if row[1] is not None:
+    if revoked:
         raise Revoked("This centre's access to the hub was revoked.")
     if abs(sent_at - now) > signing.WINDOW_MS:
         raise Unauthenticated("This computer's clock is too far from the hub's.", hub_time=now)

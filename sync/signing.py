@@ -75,6 +75,14 @@ def parse_authorization(value: str | None) -> tuple[str, int, str, str] | None:
     return node_id, int(time_text), nonce, sig
 
 
+def node_credentials(db, hub_key: str, node_id: str) -> tuple[bytes, bool] | None:
+    """At the hub: a registered centre's secret and whether it was revoked; None if unknown.
+    (``db`` is the hub's database: the registry is ``_sync_nodes``.)"""
+    row = db.execute("SELECT generation, revoked_at FROM _sync_nodes WHERE node_id = ?",
+                     [node_id]).fetchone()
+    return None if row is None else (derive_secret(hub_key, node_id, row[0]), row[1] is not None)
+
+
 def bundle_mac(secret: bytes):
     """A running HMAC-SHA256 over a bundle file (sync/bundle.py), keyed with the node's secret.
 
