@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+
+from local_server import command, environment, log, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"p50_1_client_ms": ("<=", 10), "p95_ms": ("<=", 100), "peak_rss_mb": ("<=", 80),
@@ -62,45 +63,14 @@ end
 """
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def infocentre_command() -> list[str]:
-    script = Path(sys.executable).with_name("infocentre")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kiosk"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: Path, port: int, threads: int | None) -> subprocess.Popen:
-    command = infocentre_command()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
-    if threads:
-        env["INFOCENTRE_THREADS"] = str(threads)
+def start_server(data_dir: Path, threads: int | None) -> tuple[subprocess.Popen, int]:
+    """A demo centre, served: (process, port)."""
+    env = environment(**({"THREADS": threads} if threads else {}))
     for args in (["init", "--role", "node", "--name", "Centro de Medición"], ["demo"]):
-        subprocess.run([*command, "--data-dir", str(data_dir), *args], check=True, env=env,
+        subprocess.run([*command(), "--data-dir", str(data_dir), *args], check=True, env=env,
                        capture_output=True)
-    # The server's output goes to a file: an unread pipe fills up under load (waitress warns
-    # about its queue) and then blocks the server.
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log_file:
-        server = subprocess.Popen([*command, "--data-dir", str(data_dir), "serve", "--port",
-                                   str(port)], stdout=log_file, stderr=subprocess.STDOUT,
-                                  env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit(f"the server did not start: {log_path.read_text()}")
+    server, url = serve(data_dir, env)
+    return server, int(url.rsplit(":", 1)[1])
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -228,9 +198,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-kiosk-") as tmp:
-        port = free_port()
         log("setting up a demo centre and starting `infocentre serve` ...")
-        server = start_server(Path(tmp) / "centre", port, args.threads)
+        server, port = start_server(Path(tmp) / "centre", args.threads)
         try:
             log("one client, sequential GETs of / ...")
             p50_one = one_client_p50(port, max(2.0, args.seconds / 2))

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
 import bench_area  # noqa: E402
-from bench_kiosk import free_port  # noqa: E402
+from local_server import command, log, serve  # noqa: E402
+from local_server import environment as clean_environment  # noqa: E402
 
 AREAS = "kiosk.home,kiosk.auth,kiosk.admin,bench_area"
 GOALS = "≥ 5,000 records/s per leg; ≤ 150 bytes per record and ≤ 1.5 × gzip_json_bytes; " \
@@ -43,20 +44,11 @@ GOALS = "≥ 5,000 records/s per leg; ≤ 150 bytes per record and ≤ 1.5 × gz
         "capture ≤ 2 ×"
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def environment() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
-    env["INFOCENTRE_AREAS"] = AREAS
+    """Every process sees the benchmark's area (scripts/bench_area.py) too."""
+    env = clean_environment(AREAS=AREAS)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])
     return env
-
-
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("infocentre")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kiosk"]
 
 
 def run(data_dir: Path, *args: str) -> str:
@@ -127,13 +119,8 @@ def main() -> int:
         hub, a, b = tmp / "hub", tmp / "a", tmp / "b"
         log("setting up a hub and two centres ...")
         run(hub, "init", "--role", "hub", "--name", "Hub")
-        port = free_port()
-        server = subprocess.Popen([*command(), "--data-dir", str(hub), "serve", "--port",
-                                   str(port)], env=environment(), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server, url = serve(hub, environment())
         try:
-            url = f"http://127.0.0.1:{port}"
-            _wait(port)
             ids = {}
             for path, name in ((a, "A"), (b, "B")):
                 made = json.loads(run(hub, "hub", "add-node", name, "--json"))
@@ -187,18 +174,6 @@ def main() -> int:
     print(f"capture overhead (insert with triggers / without): {overhead} ×")
     print(f"goals: {GOALS}")
     return 0
-
-
-def _wait(port: int) -> None:
-    import socket
-
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the hub did not start")
 
 
 if __name__ == "__main__":

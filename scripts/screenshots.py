@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from local_server import command, environment
+from local_server import serve as serve_infocentre
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,26 +32,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def serve(data_dir: Path, role: str, env: dict, join: tuple[str, str] | None = None
           ) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir)]
+    infocentre = [*command(), "--data-dir", str(data_dir)]
     name = "Centro Comunitario San Pablo" if role == "node" else "Hub Regional Sierra Centro"
     joined = ["--hub", join[0], "--token", join[1]] if join else []
-    subprocess.run([*command, "init", "--role", role, "--name", name, *joined], check=True,
+    subprocess.run([*infocentre, "init", "--role", role, "--name", name, *joined], check=True,
                    env=env, capture_output=True)
-    subprocess.run([*command, "demo"], check=True, env=env, capture_output=True)
+    subprocess.run([*infocentre, "demo"], check=True, env=env, capture_output=True)
     if join:
-        subprocess.run([*command, "sync", "now"], check=True, env=env, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not start")
+        subprocess.run([*infocentre, "sync", "now"], check=True, env=env, capture_output=True)
+    return serve_infocentre(data_dir, env)
 
 
 def sign_in(page, base: str, role: str) -> None:
@@ -90,9 +78,11 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
                [(now - dt.timedelta(minutes=10)).isoformat(),
                 (now + dt.timedelta(minutes=20)).isoformat()])
     db.commit()
-    db.close()
     page.goto(f"{node}/sync")
     snap("sync-problem")
+    db.execute("UPDATE sync_status SET last_error_code = NULL")  # the next language starts over
+    db.commit()
+    db.close()
 
 
 def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> list[Path]:
@@ -170,15 +160,15 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
+    env = environment()
     with tempfile.TemporaryDirectory(prefix="screens-") as tmp:
         hub, hub_url = serve(Path(tmp) / "hub", "hub", env)
         token = json.loads(subprocess.run(
-            [sys.executable, "-m", "kiosk", "--data-dir", str(Path(tmp) / "hub"), "hub",
+            [*command(), "--data-dir", str(Path(tmp) / "hub"), "hub",
              "add-node", "Centro Comunitario San Pablo", "--json"], check=True, env=env,
             capture_output=True, text=True).stdout)["token"]
         node_dir = Path(tmp) / "node"
-        node, node_url = serve(node_dir, "node", {**env, "INFOCENTRE_SYNC_DAEMON": "0"},
+        node, node_url = serve(node_dir, "node", environment(SYNC_DAEMON=0),
                                join=(hub_url, token))
         try:
             with sync_playwright() as p:
