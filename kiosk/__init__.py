@@ -12,7 +12,7 @@ from flask import Flask
 from sync.engine import check_schema, install
 
 from . import config as config_module
-from . import data, i18n, web
+from . import data, i18n, media, web
 from .errors import ConfigError
 
 # Each area is a package offering any of: ``bp`` (its blueprint), ``SYNCED_TABLES``, ``cli`` (a
@@ -45,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["SECURE_COOKIES"],
-        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,  # a phone's photo, before it is shrunk
         MAX_FORM_MEMORY_SIZE=512 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
             app.register_blueprint(area.bp)
         if hasattr(area, "tiles"):
             registry["tiles"].append(area.tiles)
+    app.register_blueprint(media.bp)
     app.register_error_handler(500, web.handle_internal_error)
     return app
 
@@ -78,5 +79,6 @@ def _install_sync(app: Flask, tables: list) -> None:
     if app.config["ROLE"] == "hub":
         import sync.server  # only the hub serves it (and importing it costs every command)
 
-        sync.server.init_app(app, get_db=data.get_db, tables=tables)
+        sync.server.init_app(app, get_db=data.get_db, tables=tables,
+                             media_root=data.media_dir(app.config))
         web.csrf.exempt(sync.server.bp)  # signed with the node's secret instead

@@ -88,6 +88,8 @@ OPTIONS = [
     Option("SYNC_RETRY_MIN", 30.0, "Seconds before the first retry when the hub does not "
            "answer; each failure doubles it, with jitter."),
     Option("SYNC_RETRY_MAX", 3600.0, "The longest wait between retries, in seconds."),
+    Option("SYNC_TIMEOUT", 60.0, "Seconds a centre waits for the hub to answer one request "
+           "before it counts the link as down."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
@@ -95,7 +97,7 @@ _TYPES = {
     "LANGUAGES": _list, "AREAS": _list, "IDLE_MINUTES": float, "PIN_MAX_FAILURES": int,
     "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
     "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
-    "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float,
+    "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float, "SYNC_TIMEOUT": float,
 }
 
 
@@ -206,8 +208,8 @@ def validate(settings: dict) -> None:
     if settings["PIN_MAX_FAILURES"] < 1 or settings["PIN_LOCK_MINUTES"] <= 0:
         raise ConfigError(_("PIN_MAX_FAILURES and PIN_LOCK_MINUTES must be positive."))
     if not (0 < settings["SYNC_RETRY_MIN"] <= settings["SYNC_RETRY_MAX"]
-            and settings["SYNC_INTERVAL"] > 0):
-        raise ConfigError(_("SYNC_INTERVAL and SYNC_RETRY_MIN must be positive, and "
+            and settings["SYNC_INTERVAL"] > 0 and settings["SYNC_TIMEOUT"] > 0):
+        raise ConfigError(_("SYNC_INTERVAL, SYNC_RETRY_MIN and SYNC_TIMEOUT must be positive, and "
                             "SYNC_RETRY_MAX at least SYNC_RETRY_MIN."))
     if not 1 <= settings["THREADS"] <= 64:
         raise ConfigError(_("THREADS must be between 1 and 64."))

@@ -54,6 +54,11 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
         time.sleep(0.02)
 
 
+def media_dir(config) -> Path:
+    """Where the installation's photos and recordings are stored (sync.media.Store)."""
+    return Path(config["DATA_DIR"]) / "media"
+
+
 _threads = threading.local()
 
 

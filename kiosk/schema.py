@@ -85,3 +85,10 @@ def m0002_sync_status(db):
         INSERT INTO sync_status (id) VALUES (1);
         """
     )
+
+
+@MIGRATIONS()
+def m0003_account_photos(db):
+    # synced: the SHA-256 of a person's photo in the media store (sync.media), shown on the
+    # sign-in list for people who read names slowly; the photo travels where the account goes.
+    db.execute("ALTER TABLE accounts ADD COLUMN photo TEXT")

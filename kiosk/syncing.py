@@ -24,7 +24,7 @@ from flask import Flask
 from sync.engine import pending
 from sync.errors import Refused, SyncError, Unreachable
 
-from .data import fetch, get_db, iso, schema_version, utcnow
+from .data import fetch, get_db, iso, media_dir, schema_version, utcnow
 from .errors import KioskError
 from .i18n import _
 
@@ -49,6 +49,14 @@ def require_hub(config) -> tuple[str, str]:
     if not (config["HUB_URL"] and config["SYNC_TOKEN"]):
         raise NotJoined()
     return config["HUB_URL"], config["SYNC_TOKEN"]
+
+
+def hub_client(config):
+    """A client for this centre's hub, waiting ``SYNC_TIMEOUT`` seconds for each answer."""
+    from sync.client import HubClient  # requests is slow to import: only when syncing
+
+    return HubClient(*require_hub(config), timeout=(min(10.0, config["SYNC_TIMEOUT"]),
+                                                    config["SYNC_TIMEOUT"]))
 
 
 # One sync at a time: an OS lock on a file of the data directory.
@@ -109,7 +117,8 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
     Raises Busy (nothing recorded), NotJoined, Unreachable or Refused (recorded), or another
     error (recorded as a local error, then raised).
     """
-    from sync.client import HubClient, SyncReport, sync_now  # requests: only when syncing
+    from sync.client import SyncReport, sync_now  # requests: only when syncing
+    from sync.media import Store
 
     config = app.config
     with sync_lock(config["DATA_DIR"]), app.app_context():
@@ -126,11 +135,12 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
         db.execute("UPDATE sync_status SET last_attempt_at = ? WHERE id = 1", [iso(utcnow())])
         progress(report)
         try:
-            client = HubClient(*require_hub(config))
+            client = hub_client(config)
             try:
                 sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
                          schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
-                         page_limit=config["SYNC_PAGE"], report=report, on_step=progress)
+                         page_limit=config["SYNC_PAGE"], report=report, on_step=progress,
+                         store=Store(media_dir(config)))
             finally:
                 client.close()
         except BaseException as e:
@@ -315,9 +325,7 @@ class Daemon:
 
     def _probe(self) -> None:
         """Is the hub there? One small GET; Unreachable (recorded) if not."""
-        from sync.client import HubClient
-
-        client = HubClient(*require_hub(self.app.config))
+        client = hub_client(self.app.config)
         try:
             client.hello()
         except Unreachable as e:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from .errors import KioskError
 from .i18n import _
+from .media import avatar
 
 csrf = CSRFProtect()
 
@@ -79,12 +80,6 @@ def csrf_field() -> Markup:
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
 
-def avatar(person: dict, size: str = "") -> Markup:
-    """A person's initials on their colour, standing in for a picture."""
-    return Markup('<span class="avatar av-{} {}" aria-hidden="true">{}</span>').format(
-        person["colour"], size, person["initials"])
-
-
 def _refuse_undecodable_forms():
     """A form whose bytes are not UTF-8 is refused whole: Werkzeug would keep the bad bytes as
     literal "%FF" text, which no field check can tell from what a person typed."""
@@ -111,6 +106,9 @@ def _headers(response):
     if request.endpoint == "static":
         if request.args.get("v"):
             headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    elif request.blueprint == "media" and response.status_code == 200:
+        # Named by their SHA-256, so never changed; kept by this terminal's browser only.
+        headers["Cache-Control"] = "private, max-age=31536000, immutable"
     else:
         # Pages are never stored: after sign-out, Back must not show the last person's pages.
         headers["Cache-Control"] = "no-store"

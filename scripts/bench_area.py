@@ -17,7 +17,7 @@ from sync.engine import REGION, SyncedTable
 MIGRATIONS = Migrations("bench")
 
 SYNCED_TABLES = [
-    SyncedTable("bench_listings", scope=REGION),
+    SyncedTable("bench_listings", scope=REGION, media=("photo",)),
     SyncedTable("bench_lessons", scope=REGION),
     SyncedTable("bench_stories", scope=REGION),
 ]
@@ -29,7 +29,7 @@ def m0001_bench_tables(db):
         """
         CREATE TABLE bench_listings (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '',
             title TEXT, description TEXT, price INTEGER, stock INTEGER, unit TEXT,
-            updated_at TEXT);
+            updated_at TEXT, photo TEXT);
         CREATE TABLE bench_lessons (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '',
             course TEXT, title TEXT, body TEXT, minutes INTEGER, level TEXT);
         CREATE TABLE bench_stories (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '',

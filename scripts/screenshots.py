@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import sqlite3
 import subprocess
@@ -41,6 +42,22 @@ def serve(data_dir: Path, role: str, env: dict, join: tuple[str, str] | None = N
     if join:
         subprocess.run([*infocentre, "sync", "now"], check=True, env=env, capture_output=True)
     return serve_infocentre(data_dir, env)
+
+
+def portrait() -> bytes:
+    """A drawn head and shoulders, as a JPEG: a stand-in for a person's photo."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (900, 1200), (196, 214, 226))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((150, 820, 750, 1500), fill=(170, 60, 40))  # a red poncho
+    draw.ellipse((300, 330, 600, 720), fill=(176, 120, 82))  # the face
+    draw.pieslice((280, 250, 620, 600), 180, 360, fill=(40, 30, 28))  # hair
+    draw.rectangle((250, 300, 650, 330), fill=(235, 225, 200))  # a hat's brim
+    draw.rectangle((330, 180, 570, 305), fill=(235, 225, 200))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
 
 
 def sign_in(page, base: str, role: str) -> None:
@@ -137,8 +154,24 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     page.goto(f"{node}/auth/people")
     page.locator("table.people a.btn").first.click()
     snap("give-pin")
+    person = page.url
+    page.set_input_files("#photo", files=[{"name": "notas.jpg", "mimeType": "image/jpeg",
+                                           "buffer": b"<script>alert(1)</script>"}])
+    with page.expect_navigation():
+        page.locator("button[name=action][value=save]").click()
+    snap("person-photo-error")
+    page.goto(person)
+    page.set_input_files("#photo", files=[{"name": "rosa.jpg", "mimeType": "image/jpeg",
+                                           "buffer": portrait()}])
+    with page.expect_navigation():
+        page.locator("button[name=action][value=save]").click()
+    snap("person-photo")
     sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
+    page.wait_for_load_state()
+    choose(node)
+    page.goto(f"{node}/auth/signin")
+    snap("signin-with-photo")
 
     choose(hub)
     page.goto(f"{hub}/")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from sqlite_utils import Database
 
-from . import signing
+from . import media, signing
 from .bundle_file import BundleFile, Writer, damaged, header
 from .engine import Catalog, note_hub_time, scope, serve_exchange
 from .engine.changes import count, is_id, is_int
@@ -31,7 +31,7 @@ from .engine.exchange import (
 )
 from .engine.registry import node_buckets
 from .engine.state import immediate, read_state, snapshot
-from .errors import BundleError, ClockAhead, SchemaTooOld, SyncError
+from .errors import BundleError, ClockAhead, MediaError, SchemaTooOld, SyncError
 
 
 @dataclass
@@ -48,6 +48,8 @@ class BundleReport:
     skipped: int = 0  # applied before (property 6: applying twice changes nothing)
     acks: int = 0  # pull: batches of the centre acknowledged by this import
     quarantined: int = 0
+    blobs: int = 0  # photos and recordings written, or received whole by this import
+    blob_bytes: int = 0
     restamped: bool = False  # pull: the centre's clock was ahead; its changes have new stamps
     renewed: bool = False  # pull: a restored or copied database took a new identity
     resync: bool = False  # pull: a full resynchronisation began (the hub purged deletions)
@@ -57,7 +59,7 @@ class BundleReport:
     @property
     def nothing_new(self) -> bool:
         return not (self.applied or self.acks or self.restamped or self.renewed
-                    or self.resync)
+                    or self.resync or self.blobs)
 
     def as_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -80,8 +82,10 @@ def _secret(token: str, db: Database) -> tuple[str, bytes]:
 
 
 def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
-                   batch_limit: int = 1000, wall_ms: int, progress=None) -> BundleReport:
-    """Write every change of this centre the hub has not acknowledged, in batches, to ``path``.
+                   batch_limit: int = 1000, wall_ms: int, store: media.Store | None = None,
+                   progress=None) -> BundleReport:
+    """Write every change of this centre the hub has not acknowledged, in batches, to ``path``,
+    and the photos and recordings its rows name that the hub is not known to have.
 
     Batches put in an earlier bundle and not yet acknowledged go again with the same ids (and
     the batch in flight online, if any), so the hub applies each once whatever arrives first.
@@ -108,9 +112,40 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
                 report.changes += count(changes)
                 if progress:
                     progress("batch", number, len(batches))
-            writer.line({"end": {"entries": len(batches), "changes": report.changes}})
+            if store is not None:
+                at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
+                for sha in sorted(media.named(db, tables, centre_id=node_id) - at_hub):
+                    if store.has(sha):
+                        report.blob_bytes += writer.blob(store, sha)
+                        report.blobs += 1
+            writer.line(_end(report.entries, report.changes, writer.blob_lines))
         report.bytes = writer.close()
     return report
+
+
+def _end(entries: int, changes: int, blob_lines: int) -> dict:
+    end = {"entries": entries, "changes": changes}
+    if blob_lines:
+        end["blobs"] = blob_lines
+    return {"end": end}
+
+
+def _take_blobs(bundle: BundleFile, store: media.Store | None, report: BundleReport,
+                allowed=None) -> None:
+    """Store the photos and recordings a verified bundle brings (those ``allowed`` to come),
+    each checked against its hash once whole. A piece that does not follow what is here (a
+    transfer that started online) is left: the blob comes again, online or in a bundle."""
+    if store is None:
+        return
+    for sha, size, offset, data in bundle.blobs():
+        if store.has(sha) or (allowed and not allowed(sha)):
+            continue
+        try:
+            if store.write_chunk(sha, size, offset, data) == size:
+                report.blobs += 1
+                report.blob_bytes += size
+        except MediaError:
+            continue
 
 
 def _plan(db: Database, state: dict, limit: int) -> list[dict]:
@@ -138,7 +173,7 @@ def _plan(db: Database, state: dict, limit: int) -> list[dict]:
 
 
 def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int,
-                   progress=None) -> BundleReport:
+                   store: media.Store | None = None, progress=None) -> BundleReport:
     """Apply the hub's bundle for this centre: acknowledgements, then pages, one transaction
     each. Raises BundleError, applying nothing, for a bundle that is not right for it."""
     node_id, secret = _secret(token, db)
@@ -169,6 +204,14 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
                 apply_page(db, catalog, page, step)
                 report.applied += 1
     report.quarantined = step.quarantined
+    if go_on:
+        _take_blobs(bundle, store, report)
+        held = head.get("blobs_held")
+        if isinstance(held, list):  # the hub has these: no bundle or sync sends them again
+            with immediate(db):
+                db.conn.executemany("INSERT OR IGNORE INTO _sync_blobs_at_hub (sha) VALUES (?)",
+                                    [(sha,) for sha in held if isinstance(sha, str)
+                                     and media.SHA.fullmatch(sha)])
     if not report.nothing_new:
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
     return report
@@ -240,7 +283,8 @@ def _apply_acks(db: Database, state: dict, acks: list) -> int:
 
 
 def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int,
-                  min_schema: int = 0, progress=None) -> BundleReport:
+                  min_schema: int = 0, store: media.Store | None = None,
+                  progress=None) -> BundleReport:
     """Apply a centre's bundle, batch by batch, exactly as its online pushes.
 
     A batch applied before is skipped. A batch refused (stamped ahead of the hub's clock, or
@@ -294,6 +338,8 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
         report.applied += 1
         report.quarantined += reply["ack"]["quarantined"]
     _remember(db, node_id, head, refused)
+    buckets = node_buckets(node_id)
+    _take_blobs(bundle, store, report, lambda sha: media.in_scope(db, tables, sha, buckets))
     return report
 
 
@@ -310,9 +356,10 @@ def _remember(db: Database, node_id: str, head: dict, refused: dict | None) -> N
 
 def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: str,
                     hub_id: str, now_ms: int, page_limit: int = 2000,
-                    progress=None) -> BundleReport:
+                    store: media.Store | None = None, progress=None) -> BundleReport:
     """Write what a centre has not received, from the cursor it last said it has, with the
-    acknowledgements of its batches and the hub's time.
+    acknowledgements of its batches, the hub's time, and the photos and recordings named by
+    the rows it brings.
 
     Nothing here counts as pulled: the hub learns the centre's cursor only from its next
     bundle or online sync, so a bundle lost on the way costs nothing.
@@ -347,14 +394,19 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
             acks = [json.loads(reply) for (reply,) in db.execute(
                 "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
                 "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, acked or 0])]
+            held = sorted(sha for sha in media.named(db, tables, centre_id=node_id)
+                          if store is not None and store.has(sha))
             writer.line(header("pull", node_id, hub=hub_id, hub_time=now_ms, **{"from": cursor},
                                full=full, refused=refused and json.loads(refused), acks=acks,
-                               seen=copy and {"instance": instance, "acked": copy[1]}))
+                               seen=copy and {"instance": instance, "acked": copy[1]},
+                               blobs_held=held))
+            named: set[str] = set()
             total = -(-scope.count_after(db, buckets, cursor) // page_limit) or 1
             while True:
                 page = scope.pull(db, catalog, buckets, cursor, echo, page_limit)
                 entry = {"from": cursor, "cursor": page["cursor"], "changes": page["changes"]}
                 entry.update({k: page[k] for k in ("exits", "more") if page[k]})
+                named |= media.named_in(page["changes"], catalog)
                 writer.entry("page", entry)
                 report.entries += 1
                 report.changes += count(page["changes"])
@@ -363,7 +415,11 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
                 cursor = page["cursor"]
                 if not page["more"]:
                     break
-            writer.line({"end": {"entries": report.entries, "changes": report.changes}})
+            for sha in sorted(named):
+                if store is not None and store.has(sha):
+                    report.blob_bytes += writer.blob(store, sha)
+                    report.blobs += 1
+            writer.line(_end(report.entries, report.changes, writer.blob_lines))
         report.acks = len(acks)
         report.bytes = writer.close()
     return report

@@ -5,14 +5,16 @@ Layout (sync/README.md, "Bundles"): a gzip member (RFC 1952, readable with ``zca
 has an extra field "IB" holding the HMAC-SHA256, keyed with the centre's secret, of every other
 byte of the file, so a byte altered anywhere, or a file cut short, fails it. Its content is JSON
 lines: a header object, one ``{"batch": ...}`` (a centre's) or ``{"page": ...}`` (the hub's) per
-line, and ``{"end": {"entries", "changes"}}``. Changes are in the wire format of
-sync/engine/changes.py, except that each stamp of a table's rows, cells and deletes is the
-difference from the one before it. Media will be more lines, ``{"blob": ...}``, before the end
-line; a reader refuses a kind of line it does not know, so nothing is half-imported.
+line, then ``{"blob": {"sha", "size", "offset", "data"}}`` lines carrying photos and recordings
+(``data`` in base64, which deflate brings back to about its binary size), and ``{"end":
+{"entries", "changes"[, "blobs"]}}``. Changes are in the wire format of sync/engine/changes.py,
+except that each stamp of a table's rows, cells and deletes is the difference from the one
+before it. A reader refuses a kind of line it does not know, so nothing is half-imported.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import os
@@ -21,7 +23,7 @@ import uuid
 import zlib
 from pathlib import Path
 
-from . import signing
+from . import media, signing
 from .engine.changes import count, is_id, is_int
 from .errors import BundleError
 
@@ -29,9 +31,10 @@ FORMAT = 1
 # gzip, deflate, an extra field, no name, no time, unknown OS; then the field: "IB", 32 bytes.
 PREFIX = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff" + b"\x24\x00IB\x20\x00"
 BODY = len(PREFIX) + 32  # the deflate data starts after the signature
-MAX_FILE = 1024**3
-MAX_LINE = 256 * 1024**2
+MAX_FILE = 64 * 1024**3
+MAX_LINE = 64 * 1024**2
 CHUNK = 1 << 16
+BLOB_LINE = 256 * 1024  # bytes of a photo or recording per line (base64 in the JSON)
 ENTRY = {"push": "batch", "pull": "page"}  # the lines each kind of bundle holds
 
 
@@ -54,7 +57,7 @@ class Writer:
             raise _unwritable(self.path, e) from None
         self.mac = signing.bundle_mac(secret)
         self.deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-        self.crc = self.size = self.written = 0
+        self.crc = self.size = self.written = self.blob_lines = 0
         self._out(PREFIX)
         self.file.write(bytes(32))  # the signature, once known
         self.written += 32
@@ -75,6 +78,17 @@ class Writer:
     def entry(self, kind: str, value: dict) -> None:
         """A batch or a page (its changes are rewritten, not copied)."""
         self.line({kind: {**value, "changes": _stamps(value["changes"], 1)}})
+
+    def blob(self, store, sha: str) -> int:
+        """Every byte of blob ``sha`` from ``store``, in lines of ``BLOB_LINE`` bytes; returns
+        its size."""
+        size = store.size(sha)
+        for offset in range(0, size, BLOB_LINE):
+            data = store.read(sha, offset, BLOB_LINE)
+            self.line({"blob": {"sha": sha, "size": size, "offset": offset,
+                                "data": base64.b64encode(data).decode()}})
+            self.blob_lines += 1
+        return size
 
     def line(self, value: dict) -> None:
         raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
@@ -107,15 +121,19 @@ class Writer:
 
 
 class BundleFile:
-    """A bundle file read whole: its header at once (not trusted yet), its lines once
-    ``verify`` has checked the signature and every line."""
+    """A bundle file, read as a stream (it may hold gigabytes of photos): its header at once
+    (not trusted yet), its lines once ``verify`` has checked the signature and every line.
+
+    Each pass reads the file again from the disk; the gzip checksum is checked on every pass.
+    """
 
     def __init__(self, path):
+        self.path = Path(path)
         try:
-            with Path(path).open("rb") as f:
+            with self.path.open("rb") as f:
                 start = f.read(len(PREFIX))
+                self.signature = f.read(32)
                 too_big = os.fstat(f.fileno()).st_size > MAX_FILE
-                self.raw = start + (b"" if too_big or start != PREFIX else f.read())
         except OSError as e:
             raise BundleError(f"The file cannot be read: {e.strerror}.", "unreadable",
                               error=e.strerror) from None
@@ -139,24 +157,35 @@ class BundleFile:
             raise damaged()
         self.header = head
         self.verified = False
-        self.entries = self.changes = 0
+        self.entries = self.changes = self.blob_lines = 0
         self.last_cursor = None
+
+    def _body(self):
+        """The bytes after the signature, read from the file piece by piece."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(BODY)
+                while data := f.read(CHUNK):
+                    yield data
+        except OSError as e:
+            raise BundleError(f"The file cannot be read: {e.strerror}.", "unreadable",
+                              error=e.strerror) from None
 
     def _lines(self):
         """Each line of the content, checking the deflate stream and the gzip trailer."""
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        body = memoryview(self.raw)[BODY:]
-        offset = crc = size = 0
+        body = self._body()
+        crc = size = 0
         parts: list[bytes] = []
         try:
             while not inflater.eof:
                 if inflater.unconsumed_tail:
                     data = inflater.decompress(inflater.unconsumed_tail, CHUNK)
-                elif offset < len(body):
-                    data = inflater.decompress(body[offset:offset + CHUNK], CHUNK)
-                    offset += CHUNK
                 else:
-                    raise _cut_short()
+                    raw = next(body, None)
+                    if raw is None:
+                        raise _cut_short()
+                    data = inflater.decompress(raw, CHUNK)
                 crc, size = zlib.crc32(data, crc), size + len(data)
                 while data:
                     end = data.find(b"\n")
@@ -169,7 +198,11 @@ class BundleFile:
                     parts, data = [], data[end + 1:]
         except zlib.error:
             raise damaged() from None
-        trailer = inflater.unused_data + bytes(body[offset:])
+        trailer = inflater.unused_data
+        for raw in body:
+            trailer += raw
+            if len(trailer) > 8:
+                break
         if len(trailer) < 8:
             raise _cut_short()
         if parts or trailer != struct.pack("<II", crc, size & 0xFFFFFFFF):
@@ -178,9 +211,10 @@ class BundleFile:
     def verify(self, secret: bytes) -> None:
         """Check the signature with the centre's secret, then every line; BundleError if not."""
         mac = signing.bundle_mac(secret)
-        mac.update(self.raw[:len(PREFIX)])
-        mac.update(memoryview(self.raw)[BODY:])
-        if not hmac.compare_digest(mac.digest(), self.raw[len(PREFIX):BODY]):
+        mac.update(PREFIX)
+        for data in self._body():
+            mac.update(data)
+        if not hmac.compare_digest(mac.digest(), self.signature):
             raise BundleError("The bundle is damaged, was altered, or was signed with another "
                               "token: nothing was imported.", "damaged")
         self._check()
@@ -200,8 +234,16 @@ class BundleFile:
             (key, value), = line.items()
             if key == "end":
                 ended = True
-                if value != {"entries": self.entries, "changes": self.changes}:
+                counts = {"entries": self.entries, "changes": self.changes}
+                if self.blob_lines:
+                    counts["blobs"] = self.blob_lines
+                if value != counts:
                     raise damaged()
+                continue
+            if key == "blob":
+                if _blob_part(value) is None:
+                    raise damaged()
+                self.blob_lines += 1
                 continue
             if key != kind:
                 raise _newer()
@@ -225,12 +267,36 @@ class BundleFile:
         next(lines)
         for raw in lines:
             (key, value), = json.loads(raw).items()
-            if key != "end":
+            if key not in ("end", "blob"):
                 try:
                     value["changes"] = _stamps(value["changes"], -1)
                 except (TypeError, IndexError, KeyError, AttributeError):
                     raise damaged() from None
                 yield value
+
+
+    def blobs(self):
+        """The pieces of photos and recordings, in order (once verified): (sha, size, offset,
+        data)."""
+        assert self.verified
+        for raw in self._lines():
+            if raw.startswith(b'{"blob":'):
+                yield _blob_part(json.loads(raw)["blob"])
+
+
+def _blob_part(value) -> tuple[str, int, int, bytes] | None:
+    """A blob line's (sha, size, offset, data), or None if it is not one."""
+    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+        return None
+    sha, size, offset = value.get("sha"), value.get("size"), value.get("offset")
+    try:
+        data = base64.b64decode(value["data"], validate=True)
+    except ValueError:
+        return None
+    if not (isinstance(sha, str) and media.SHA.fullmatch(sha) and is_int(size)
+            and is_int(offset) and data and offset + len(data) <= size <= media.MAX_SIZE):
+        return None
+    return sha, size, offset, data
 
 
 def _stamps(changes: dict, sign: int) -> dict:

@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
-from . import signing
+from . import media, signing
 from .engine import Catalog, build_request, note_hub_time, process_reply, start_resync
 from .engine.clock import wall_ms
-from .errors import Malformed, Refused, Unreachable
+from .engine.state import read_state
+from .errors import Malformed, MediaError, Refused, Unreachable
 
 API = "/api/sync/v1"
 MAX_REPLY = 64 * 1024 * 1024
@@ -49,6 +51,29 @@ class HubClient:
         # Nothing the hub assumes anyway: the node is in the signature, empty parts are absent.
         payload = {k: v for k, v in payload.items() if v is not None and v is not False
                    and k != "node"}
+        return self._signed("POST", "/exchange", self._json_body(payload), time_ms)
+
+    def blobs(self, offer: list, want: list, time_ms: int) -> dict:
+        """Which offered blobs the hub lacks (``missing``: {sha: bytes it has}) and the sizes
+        of the wanted ones it holds for this centre (``sizes``)."""
+        payload = {k: v for k, v in (("offer", offer), ("want", want)) if v}
+        return self._signed("POST", "/blobs", self._json_body(payload), time_ms)
+
+    def put_blob(self, sha: str, size: int, offset: int, data: bytes, time_ms: int) -> int:
+        """Send one chunk; returns how many bytes of the blob the hub now has."""
+        headers = {"Content-Type": "application/octet-stream"}
+        return self._signed("PUT", f"/blobs/{sha}/{size}/{offset}", (data, headers),
+                            time_ms)["received"]
+
+    def get_blob(self, sha: str, offset: int, time_ms: int) -> tuple[bytes, int]:
+        """One chunk of a blob from ``offset``, and the blob's whole size."""
+        return self._signed("GET", f"/blobs/{sha}/{offset}", (b"", {}), time_ms, raw=True)
+
+    def hello(self) -> dict:
+        return self._send("GET", API + "/hello", b"", {})
+
+    @staticmethod
+    def _json_body(payload: dict) -> tuple[bytes, dict]:
         plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         body = gzip.compress(plain, compresslevel=6)
         headers = {"Content-Type": "application/json"}
@@ -56,15 +81,15 @@ class HubClient:
             headers["Content-Encoding"] = "gzip"
         else:
             body = plain  # a small body grows when compressed
-        path = self.path + API + "/exchange"
-        headers["Authorization"] = signing.authorization(self.node_id, self.secret, "POST", path,
-                                                         time_ms, body)
-        return self._send("POST", API + "/exchange", body, headers)
+        return body, headers
 
-    def hello(self) -> dict:
-        return self._send("GET", API + "/hello", b"", {})
+    def _signed(self, method: str, path: str, body_headers: tuple, time_ms: int, raw=False):
+        body, headers = body_headers
+        headers["Authorization"] = signing.authorization(
+            self.node_id, self.secret, method, self.path + API + path, time_ms, body)
+        return self._send(method, API + path, body, headers, raw=raw)
 
-    def _send(self, method: str, path: str, body: bytes, headers: dict) -> dict:
+    def _send(self, method: str, path: str, body: bytes, headers: dict, raw: bool = False):
         prepared = self.session.prepare_request(
             requests.Request(method, self.base + path, data=body or None, headers=headers))
         sent_headers = {"Host": self.host, **prepared.headers}
@@ -73,21 +98,34 @@ class HubClient:
         self.requests += 1
         try:
             response = self.session.send(prepared, timeout=self.timeout, stream=True)
-            raw = response.raw.read(MAX_REPLY + 1, decode_content=False)
-        except requests.RequestException as e:
+            content = response.raw.read(MAX_REPLY + 1, decode_content=False)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
             raise Unreachable(f"The hub did not answer: {_reason(e)}", reason="no_answer") from None
         self.bytes_received += len(f"HTTP/1.1 {response.status_code} {response.reason}\r\n") + (
-            sum(len(f"{k}: {v}\r\n") for k, v in response.raw.headers.items()) + 2 + len(raw))
+            sum(len(f"{k}: {v}\r\n") for k, v in response.raw.headers.items()) + 2
+            + len(content))
         if response.status_code >= 500:
             raise Unreachable(f"The hub is not working ({response.status_code}).",
                               reason="hub_error")
-        data = self._parse(response, raw)
+        if raw and response.status_code == 200:
+            return self._blob_chunk(response, content)
+        data = self._parse(response, content)
         if response.status_code >= 400 or data.get("ok") is not True:
             error = (data.get("errors") or [{}])[0]
             extra = {k: v for k, v in data.items() if k not in ("ok", "errors")}
             raise Refused(str(error.get("message", "The hub refused.")),
                           str(error.get("code", "refused")), response.status_code, **extra)
         return data
+
+    @staticmethod
+    def _blob_chunk(response, content: bytes) -> tuple[bytes, int]:
+        size = response.headers.get("X-Blob-Size", "")
+        if response.headers.get("Content-Type") != "application/octet-stream" \
+                or not size.isdigit():
+            raise Unreachable("Something else answered instead of the hub.", reason="not_hub")
+        if str(len(content)) != response.headers.get("Content-Length"):
+            raise Unreachable("The hub's answer was cut or damaged.", reason="damaged")
+        return content, int(size)
 
     @staticmethod
     def _parse(response, raw: bytes) -> dict:
@@ -106,8 +144,8 @@ class HubClient:
         return data
 
 
-def _reason(error: requests.RequestException) -> str:
-    if isinstance(error, requests.Timeout):
+def _reason(error: Exception) -> str:
+    if isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError)):
         return "it took too long"
     if isinstance(error, requests.ConnectionError):
         return "no connection"
@@ -124,6 +162,10 @@ class SyncReport:
     requests: int = 0
     seconds: float = 0.0
     quarantined: int = 0
+    blobs_sent: int = 0  # photos and recordings, whole
+    blobs_received: int = 0
+    blob_bytes_sent: int = 0  # their bytes, chunks sent again included
+    blob_bytes_received: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,10 +173,10 @@ class SyncReport:
 
 def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1000,
              page_limit: int = 2000, report: SyncReport | None = None,
-             on_step=None) -> SyncReport:
-    """Push everything pending and pull everything new. Raises Unreachable or Refused; the
-    report (passed in) still counts what happened before. ``on_step(report)`` is called after
-    each exchange (progress)."""
+             on_step=None, store: media.Store | None = None) -> SyncReport:
+    """Push everything pending and pull everything new, then the blobs of ``store`` the rows
+    name. Raises Unreachable or Refused; the report (passed in) still counts what happened
+    before. ``on_step(report)`` is called after each request that moved data (progress)."""
     report = report or SyncReport()
     started = time.monotonic()
     catalog = Catalog(db, tables)
@@ -172,9 +214,95 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                 report.requests = client.requests
                 on_step(report)
             if not step.more:
-                return report
+                break
+        if store is not None:
+            sync_media(db, tables, client, store, report, on_step)
+        return report
     finally:
         report.requests = client.requests
         report.bytes_sent = client.bytes_sent
         report.bytes_received = client.bytes_received
         report.seconds = round(time.monotonic() - started, 3)
+
+
+def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncReport,
+               on_step=None) -> None:
+    """Send the hub the blobs this centre's rows name that it lacks, and fetch the blobs named
+    by rows here that this centre lacks, chunk by chunk from wherever a transfer stopped. No
+    request at all when there is nothing to move (sync/README.md, "Media")."""
+    state = read_state(db)
+
+    def now() -> int:
+        return wall_ms() + state["offset_ms"]
+
+    at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
+    offer = sorted(sha for sha in media.named(db, tables, centre_id=state["node_id"])
+                   if sha not in at_hub and store.has(sha))
+    want = sorted(sha for sha in media.named(db, tables) if not store.has(sha))
+    step = media.MAX_ASKED
+    for start in range(0, max(len(offer), len(want)), step):
+        offered, wanted = offer[start:start + step], want[start:start + step]
+        reply = client.blobs(offered, wanted, now())
+        missing = reply.get("missing") or {}
+        for sha in offered:
+            if sha in missing:
+                if not _upload(client, store, sha, missing[sha], now, report, on_step):
+                    continue
+                report.blobs_sent += 1
+            db.execute("INSERT OR IGNORE INTO _sync_blobs_at_hub (sha) VALUES (?)", [sha])
+        for sha, size in sorted((reply.get("sizes") or {}).items()):
+            if sha in wanted and _download(client, store, sha, size, now, report, on_step):
+                report.blobs_received += 1
+
+
+def _upload(client, store, sha, received, now, report, on_step) -> bool:
+    """Send blob ``sha`` from byte ``received``; True once the hub has all of it."""
+    size = store.size(sha)
+    offset = received if isinstance(received, int) and 0 <= received <= size else 0
+    restarts = 0
+    while offset < size:
+        data = store.read(sha, offset)
+        report.blob_bytes_sent += len(data)  # sent, whether or not its answer comes back
+        try:
+            offset = client.put_blob(sha, size, offset, data, now())
+        except Refused as e:
+            if e.code == "offset" and isinstance(e.extra.get("received"), int) and restarts < 3:
+                offset, restarts = e.extra["received"], restarts + 1  # the hub has other bytes
+                continue
+            if e.code == "hash_mismatch" and restarts < 3:
+                offset, restarts = 0, restarts + 1
+                continue
+            return False  # no longer named by a row of ours, or refused: tried next time
+        if on_step:
+            on_step(report)
+    return True
+
+
+def _download(client, store, sha, size, now, report, on_step) -> bool:
+    """Fetch blob ``sha`` of ``size`` bytes from where an earlier transfer stopped; True once it
+    is stored, checked against its hash."""
+    if not isinstance(size, int) or not 0 < size <= media.MAX_SIZE:
+        return False
+    offset = store.received(sha)
+    restarts = 0
+    while offset < size:
+        try:
+            data, total = client.get_blob(sha, offset, now())
+        except Refused:
+            return False  # gone from the hub, or from this centre's scope, meanwhile
+        report.blob_bytes_received += len(data)
+        try:
+            if total != size:
+                raise MediaError("The file changed size.", "hash_mismatch")
+            offset = store.write_chunk(sha, size, offset, data)
+        except MediaError as e:
+            if e.code == "offset" and restarts < 3:
+                offset, restarts = e.extra["received"], restarts + 1
+                continue
+            if e.code == "hash_mismatch" and restarts < 1:
+                offset, restarts = 0, restarts + 1
+                continue
+            return False
+        if on_step:
+            on_step(report)
+    return store.has(sha)

@@ -92,3 +92,18 @@ class BundleError(SyncError):
     def __init__(self, message: str, reason: str, **extra):
         super().__init__(message, **extra)
         self.reason = reason
+
+
+class MediaError(SyncError):
+    """A photo or recording that is not kept, or a chunk of one that does not fit; ``code``:
+    "unsupported" (not a kind we keep), "too_large", "empty", "offset" (``received`` says from
+    where to send), "hash_mismatch" (it did not match its SHA-256: sent again from the start),
+    "not_in_scope" (no row this centre may see names it), "missing" (not stored here)."""
+
+    exit_code = 1
+    STATUS = {"unsupported": 415, "too_large": 413, "empty": 400, "offset": 409,
+              "hash_mismatch": 422, "not_in_scope": 403, "missing": 404}
+
+    def __init__(self, message: str, code: str, **extra):
+        super().__init__(message, **extra)
+        self.code, self.http_status = code, self.STATUS.get(code, 400)

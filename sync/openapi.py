@@ -33,6 +33,8 @@ _CHANGES = {
     },
 }
 
+_SHA = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
 DOCUMENT = {
     "openapi": "3.0.3",
     "info": {
@@ -74,6 +76,65 @@ DOCUMENT = {
                 "409": _error("clock_ahead (with hub_time) or schema_too_old."),
                 "410": _error("resync_required: push, then pull everything from cursor 0."),
                 "413": _error("too_large."),
+            },
+        }},
+        "/api/sync/v1/blobs": {"post": {
+            "summary": "Which offered blobs the hub lacks, and the sizes of wanted ones it holds "
+                       "for this centre.",
+            "operationId": "blobs",
+            "parameters": _SIGNED,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "offer": {"type": "array", "maxItems": 1000, "items": _SHA},
+                    "want": {"type": "array", "maxItems": 1000, "items": _SHA}}}}}},
+            "responses": {
+                "200": {"description": "missing: {sha: bytes the hub has of it}; sizes: {sha: "
+                                       "size} (blobs outside this centre's scope are left out).",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["ok", "missing", "sizes"],
+                            "properties": {"ok": {"type": "boolean"},
+                                           "missing": {"type": "object"},
+                                           "sizes": {"type": "object"}}}}}},
+                "400": _error("malformed."),
+                "401": _error("unauthenticated or revoked."),
+            },
+        }},
+        "/api/sync/v1/blobs/{sha}/{size}/{offset}": {"put": {
+            "summary": "One chunk of a blob named by a row of this centre's scope.",
+            "operationId": "putBlob",
+            "parameters": _SIGNED + [
+                {"name": "sha", "in": "path", "required": True, "schema": _SHA},
+                {"name": "size", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 1}},
+                {"name": "offset", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 0}}],
+            "requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "responses": {
+                "200": {"description": "received: the bytes of the blob the hub now has.",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _error("malformed or empty."),
+                "401": _error("unauthenticated or revoked."),
+                "403": _error("not_in_scope: no row this centre may send names it."),
+                "409": _error("offset: start from 'received'."),
+                "413": _error("too_large for its kind."),
+                "415": _error("unsupported: not a photo or recording."),
+                "422": _error("hash_mismatch: the whole blob did not match; send it again."),
+            },
+        }},
+        "/api/sync/v1/blobs/{sha}/{offset}": {"get": {
+            "summary": "64 KiB of a blob from offset; X-Blob-Size gives its size.",
+            "operationId": "getBlob",
+            "parameters": _SIGNED + [
+                {"name": "sha", "in": "path", "required": True, "schema": _SHA},
+                {"name": "offset", "in": "path", "required": True,
+                 "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {
+                "200": {"description": "The bytes.", "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "401": _error("unauthenticated or revoked."),
+                "404": _error("missing: not at the hub, or not in this centre's scope."),
+                "409": _error("offset: past the end."),
             },
         }},
     },

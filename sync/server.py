@@ -13,10 +13,10 @@ import zlib
 
 from flask import Blueprint, Response, current_app, request
 
-from . import signing
-from .engine import Catalog, serve_exchange
+from . import media, signing
+from .engine import Catalog, node_buckets, serve_exchange
 from .engine.clock import wall_ms
-from .errors import Malformed, Revoked, SyncError, TooLarge, Unauthenticated
+from .errors import Malformed, MediaError, Revoked, SyncError, TooLarge, Unauthenticated
 from .openapi import DOCUMENT
 
 MAX_COMPRESSED = 8 * 1024 * 1024
@@ -26,9 +26,11 @@ PREFIX = "/api/sync/v1"
 bp = Blueprint("sync", __name__, url_prefix=PREFIX)
 
 
-def init_app(app, *, get_db, tables, now_ms=wall_ms) -> None:
-    """Serve the sync API from ``app`` (the hub), with the app's database and synced tables."""
-    app.extensions["sync"] = {"get_db": get_db, "tables": tables, "now_ms": now_ms}
+def init_app(app, *, get_db, tables, media_root, now_ms=wall_ms) -> None:
+    """Serve the sync API from ``app`` (the hub), with the app's database, synced tables and
+    media store."""
+    app.extensions["sync"] = {"get_db": get_db, "tables": tables, "now_ms": now_ms,
+                              "store": media.Store(media_root)}
     app.register_blueprint(bp)
 
 
@@ -71,6 +73,67 @@ def exchange():
                            min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
                            max_page=current_app.config.get("SYNC_PAGE", 2000))
     return _json(compact(reply), compress=True)
+
+
+@bp.post("/blobs")
+def blobs():
+    """Which of the blobs a centre offers the hub lacks (and how much of each has arrived), and
+    the sizes of the blobs it wants that the hub holds and the centre may have."""
+    ext = current_app.extensions["sync"]
+    db = ext["get_db"]()
+    body = _read_body()
+    node_id = _authenticate(db, body, ext["now_ms"]())
+    payload = _decode(body)
+    asked = {}
+    for key in ("offer", "want"):
+        value = payload.get(key, []) if isinstance(payload, dict) else None
+        if not (isinstance(value, list) and len(value) <= media.MAX_ASKED
+                and all(isinstance(v, str) and media.SHA.fullmatch(v) for v in value)):
+            raise Malformed(f"{key} must be a list of at most {media.MAX_ASKED} SHA-256s")
+        asked[key] = value
+    store, buckets = ext["store"], node_buckets(node_id)
+    missing = {sha: store.received(sha) for sha in asked["offer"] if not store.has(sha)}
+    sizes = {sha: store.size(sha) for sha in asked["want"]
+             if store.has(sha) and media.in_scope(db, ext["tables"], sha, buckets)}
+    return _json({"ok": True, "missing": missing, "sizes": sizes}, compress=True)
+
+
+@bp.put("/blobs/<sha>/<int:size>/<int:offset>")
+def put_blob(sha: str, size: int, offset: int):
+    """One chunk of a blob from a centre, named by a row of that centre's scope."""
+    ext = current_app.extensions["sync"]
+    db = ext["get_db"]()
+    body = _read_body()
+    node_id = _authenticate(db, body, ext["now_ms"]())
+    if not media.SHA.fullmatch(sha):
+        raise Malformed("not a SHA-256")
+    if len(body) > 16 * media.CHUNK:
+        raise TooLarge("A chunk is larger than 1 MiB.")
+    if not media.in_scope(db, ext["tables"], sha, node_buckets(node_id)):
+        raise MediaError("No row of this centre names this file: send the row first.",
+                         "not_in_scope")
+    received = ext["store"].write_chunk(sha, size, offset, body)
+    return _json({"ok": True, "received": received})
+
+
+@bp.get("/blobs/<sha>/<int:offset>")
+def get_blob(sha: str, offset: int):
+    """One chunk of a blob (``media.CHUNK`` bytes from ``offset``), for a centre whose scope
+    has a row naming it. The blob's size comes in ``X-Blob-Size``."""
+    ext = current_app.extensions["sync"]
+    db = ext["get_db"]()
+    node_id = _authenticate(db, b"", ext["now_ms"]())
+    store = ext["store"]
+    if not media.SHA.fullmatch(sha):
+        raise Malformed("not a SHA-256")
+    if not store.has(sha) or not media.in_scope(db, ext["tables"], sha, node_buckets(node_id)):
+        raise MediaError("The hub has no such file for this centre.", "missing")
+    size = store.size(sha)
+    if offset >= size:
+        raise MediaError(f"This file has {size} bytes.", "offset", received=size)
+    response = Response(store.read(sha, offset), mimetype="application/octet-stream")
+    response.headers["X-Blob-Size"] = str(size)
+    return response
 
 
 def compact(reply: dict) -> dict:

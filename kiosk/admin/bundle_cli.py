@@ -5,6 +5,7 @@ and ``sync.bundle``; the rules are in sync/README.md, "Bundles".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -15,11 +16,12 @@ from flask import current_app
 from sync import bundle as bundles
 from sync.engine.clock import wall_ms
 from sync.errors import BundleError, SyncError
+from sync.media import Store
 
 from .. import syncing
-from ..data import get_db, schema_version
+from ..data import get_db, media_dir, schema_version
 from ..errors import KioskError
-from ..i18n import _
+from ..i18n import _, ngettext
 
 PARTLY = 4  # exit code: the hub refused a batch; what came before it was applied
 
@@ -40,7 +42,7 @@ def bundle():
 @click.pass_obj
 def export(installation, file, node_id, as_json):
     app = installation.app()
-    with app.app_context():
+    with app.app_context(), _one_at_a_time(app.config):
         config = current_app.config
         try:
             if config["ROLE"] == "hub":
@@ -50,7 +52,8 @@ def export(installation, file, node_id, as_json):
                 report = bundles.export_for_node(
                     get_db(), installation.tables(), file, node_id=node_id,
                     hub_key=config["SECRET_KEY"], hub_id=config["CENTRE_ID"], now_ms=wall_ms(),
-                    page_limit=config["SYNC_PAGE"], progress=_progress)
+                    page_limit=config["SYNC_PAGE"], store=Store(media_dir(config)),
+                    progress=_progress)
             else:
                 if node_id:
                     raise KioskError(_("--for is for the hub: a centre's bundle is always for "
@@ -58,7 +61,7 @@ def export(installation, file, node_id, as_json):
                 report = bundles.export_at_node(
                     get_db(), installation.tables(), file, token=_token(config),
                     schema=schema_version(get_db()), batch_limit=config["SYNC_BATCH"],
-                    wall_ms=wall_ms(), progress=_progress)
+                    wall_ms=wall_ms(), store=Store(media_dir(config)), progress=_progress)
         except BundleError as e:
             raise KioskError(_message(e)) from None
     if as_json:
@@ -71,6 +74,8 @@ def export(installation, file, node_id, as_json):
         click.echo(_("Wrote %(file)s: %(changes)d changes and %(acks)d acknowledgements for the "
                      "centre, %(bytes)d bytes. At the centre: infocentre bundle import FILE",
                      file=file, changes=report.changes, acks=report.acks, bytes=report.bytes))
+    if report.blobs and not as_json:
+        click.echo(_media(report))
 
 
 @bundle.command("import", help="At the hub: apply a centre's bundle. At a centre: apply the "
@@ -81,17 +86,18 @@ def export(installation, file, node_id, as_json):
 @click.pass_obj
 def import_(installation, file, as_json):
     app = installation.app()
-    with app.app_context():
+    with app.app_context(), _one_at_a_time(app.config):
         config = current_app.config
         try:
             if config["ROLE"] == "hub":
                 report = bundles.import_at_hub(
                     get_db(), installation.tables(), file, hub_key=config["SECRET_KEY"],
-                    now_ms=wall_ms(), min_schema=config["SYNC_MIN_SCHEMA"], progress=_progress)
+                    now_ms=wall_ms(), min_schema=config["SYNC_MIN_SCHEMA"],
+                    store=Store(media_dir(config)), progress=_progress)
             else:
                 report = bundles.import_at_node(
                     get_db(), installation.tables(), file, token=_token(config),
-                    wall_ms=wall_ms(), progress=_progress)
+                    wall_ms=wall_ms(), store=Store(media_dir(config)), progress=_progress)
                 # The hub's news arrived: the sync page and `sync status` count it as a sync.
                 syncing.record(get_db(), report.as_dict())
         except BundleError as e:
@@ -108,6 +114,9 @@ def import_(installation, file, as_json):
     else:
         click.echo(_("Imported %(pages)d pages of changes and %(acks)d acknowledgements from the "
                      "hub.", pages=report.applied, acks=report.acks))
+    if report.blobs and not as_json:
+        click.echo(_media(report))
+    if report.kind == "pull" and not as_json and not report.nothing_new:
         if report.restamped:
             click.echo(_("This computer's clock was ahead of the hub's: its changes have new "
                          "times. Export a new bundle for the hub."))
@@ -118,6 +127,26 @@ def import_(installation, file, as_json):
     if report.problem:
         click.echo(f"infocentre: {_problem(report)}", err=True)
         sys.exit(PARTLY)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(config):
+    """At a centre, a bundle waits for no sync and no sync for it: they take the same lock."""
+    if config["ROLE"] == "hub":
+        yield
+        return
+    try:
+        with syncing.sync_lock(config["DATA_DIR"]):
+            yield
+    except syncing.Busy:
+        raise KioskError(_("Another sync of this centre is running; try again when it "
+                           "ends.")) from None
+
+
+def _media(report: bundles.BundleReport) -> str:
+    return ngettext("Photos and recordings: %(num)d file, %(bytes)d bytes.",
+                    "Photos and recordings: %(num)d files, %(bytes)d bytes.", report.blobs,
+                    bytes=report.blob_bytes)
 
 
 def _token(config) -> str:

@@ -30,13 +30,14 @@ PASSWORD_ROLES = ("regional",)
 
 # A PIN hash never leaves its centre (DESIGN, Data): 10,000 four-digit PINs are tried against a
 # stolen hash in seconds, however slow the hash.
-SYNCED_TABLES = [SyncedTable("accounts", scope=OWNER, local_columns=("pin_hash",))]
+SYNCED_TABLES = [SyncedTable("accounts", scope=OWNER, local_columns=("pin_hash",),
+                             media=("photo",))]
 
 # PBKDF2 rather than scrypt: as slow, but needs no 16-32 MB per hash, so twenty people signing in
 # at once on an old centre PC cannot exhaust its memory.
 HASH_METHOD = "pbkdf2:sha256:600000"
 SESSION_TOUCH_SECONDS = 10  # seen_at is written at most this often per session
-PUBLIC_COLUMNS = "id, centre_id, name, role, lang, created_at, updated_at"
+PUBLIC_COLUMNS = "id, centre_id, name, role, lang, photo, created_at, updated_at"
 DEMO_NAMESPACE = uuid.UUID("6f1d3c52-8a43-4f55-9c55-0d3e1c2b7a10")
 
 
@@ -108,7 +109,8 @@ def list_accounts(db: Database, *, centre_id: str | None = None, roles=ROLES,
                   query: str = "", now: dt.datetime | None = None) -> list[dict]:
     """Accounts sorted by name; ``query`` keeps names with a word starting with it."""
     marks = ",".join("?" for _ in roles)
-    sql = (f"SELECT a.id, a.centre_id, a.name, a.role, a.lang, a.created_at, a.updated_at, "
+    sql = (f"SELECT a.id, a.centre_id, a.name, a.role, a.lang, a.photo, a.created_at, "
+           f"a.updated_at, "
            f"f.locked_until FROM accounts a LEFT JOIN pin_failures f ON f.account_id = a.id "
            f"WHERE a.role IN ({marks})")
     params = list(roles)
@@ -132,8 +134,8 @@ def matches(name: str, query: str) -> bool:
 
 def sign_in_names(db: Database, centre_id: str, query: str = "") -> list[dict]:
     """People who sign in here with a PIN, for the name list of the sign-in page."""
-    rows = fetch(db, "SELECT id, name FROM accounts WHERE centre_id = ? AND pin_hash IS NOT NULL",
-                 [centre_id])
+    rows = fetch(db, "SELECT id, name, photo FROM accounts WHERE centre_id = ? "
+                 "AND pin_hash IS NOT NULL", [centre_id])
     rows = [r for r in rows if not query or matches(r["name"], query)]
     for r in rows:
         r["initials"], r["colour"] = initials(r["name"]), colour(r["id"])
@@ -148,6 +150,12 @@ def set_pin(db: Database, account_id: str, pin: str, now: dt.datetime) -> None:
         db.execute("UPDATE accounts SET pin_hash = ?, updated_at = ? WHERE id = ?",
                    [pin_hash, iso(now), account_id])
         db.execute("DELETE FROM pin_failures WHERE account_id = ?", [account_id])
+
+
+def set_photo(db: Database, account_id: str, sha: str | None, now: dt.datetime) -> None:
+    """A person's photo (the SHA-256 of a stored blob), or none."""
+    db.execute("UPDATE accounts SET photo = ?, updated_at = ? WHERE id = ?",
+               [sha, iso(now), account_id])
 
 
 def set_password(db: Database, account_id: str, password: str, now: dt.datetime) -> None:

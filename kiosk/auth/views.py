@@ -24,8 +24,9 @@ from flask import (
 )
 
 from ..data import get_db, utcnow
-from ..errors import ValidationError
+from ..errors import KioskError, ValidationError
 from ..i18n import _, _l, current_language, ngettext, set_request_language
+from ..media import add_photo
 from . import forms, models
 from .access import (
     GRANTABLE,
@@ -275,16 +276,22 @@ def _create_person(form: dict, roles) -> dict:
     return models.add_account(db, centre_id=centre, now=utcnow(), **cleaned)
 
 
+def _managed_account(account_id: str) -> dict:
+    """An account of this centre the signed-in person may manage (else 404 or 403)."""
+    account = models.find_account(get_db(), account_id)
+    if account is None or account["centre_id"] != current_app.config["CENTRE_ID"]:
+        abort(404)
+    if not can_manage(account):
+        abort(403)
+    return account
+
+
 @bp.route("/people/<account_id>", methods=["GET", "POST"])
 @node_only
 @permission_required("manage_people")
 def person(account_id):
     db = get_db()
-    account = models.find_account(db, account_id)
-    if account is None or account["centre_id"] != current_app.config["CENTRE_ID"]:
-        abort(404)
-    if not can_manage(account):
-        abort(403)
+    account = _managed_account(account_id)
     errors = {}
     if request.method == "POST":
         try:
@@ -296,6 +303,30 @@ def person(account_id):
             models.end_sessions_of(db, account_id)
             flash(_("%(name)s has a new PIN.", name=account["name"]), "success")
             return redirect(url_for("auth.people"))
-    account["locked_until"] = models.lock_state(db, account_id, utcnow())
+    return _person_page(account, errors)
+
+
+def _person_page(account: dict, errors: dict):
+    account["locked_until"] = models.lock_state(get_db(), account["id"], utcnow())
     return render_template("auth/person.html", account=_with_avatar(account), errors=errors), (
         400 if errors else 200)
+
+
+@bp.post("/people/<account_id>/photo")
+@node_only
+@permission_required("manage_people")
+def person_photo(account_id):
+    """Give a person a photo (shown on the sign-in list), or take it away."""
+    account = _managed_account(account_id)
+    if request.form.get("action") == "remove":
+        models.set_photo(get_db(), account_id, None, utcnow())
+        flash(_("The photo of %(name)s was removed.", name=account["name"]), "success")
+        return redirect(url_for("auth.person", account_id=account_id))
+    upload = request.files.get("photo")
+    try:
+        sha = add_photo(upload.read() if upload else b"")
+    except KioskError as e:
+        return _person_page(account, {"photo": [str(e)]})
+    models.set_photo(get_db(), account_id, sha, utcnow())
+    flash(_("%(name)s has a new photo.", name=account["name"]), "success")
+    return redirect(url_for("auth.person", account_id=account_id))

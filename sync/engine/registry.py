@@ -6,7 +6,8 @@ A synced table needs a text primary key ``id`` (a UUID born where the row is bor
 batch from another replica could break: no foreign key to another table, no unique index other
 than the primary key, and no NOT NULL column without a default (a column can arrive before the
 rest of its row). Columns listed in ``local_columns`` never leave the centre (PIN hashes): they are
-not captured, so they are never sent.
+not captured, so they are never sent. Columns listed in ``media`` hold the SHA-256 of a blob
+(sync.media), which travels to wherever the row goes.
 
 Scopes (see sync/README.md, "Scopes"): the hub puts every row in one or more *buckets*, computed
 from the row's current values by SQL expressions over the alias ``r``. A node receives the rows of
@@ -63,6 +64,7 @@ class SyncedTable:
     scope: Scope = OWNER
     local_columns: tuple[str, ...] = field(default=())
     upload: str = UPLOAD_OWNER
+    media: tuple[str, ...] = field(default=())  # columns holding a blob's SHA-256 (sync.media)
 
     def __post_init__(self):
         if not isinstance(self.scope, Scope):
@@ -110,6 +112,9 @@ def _check_table(db: Database, spec: SyncedTable) -> list[SchemaProblem]:
     for name in spec.local_columns:
         if name not in columns:
             found.append(problem(f"local column {name} does not exist"))
+    for name in spec.media:
+        if name not in columns or name in spec.local_columns or name in ("id", "centre_id"):
+            found.append(problem(f"media column {name} is not a synced column"))
     for col in columns.values():
         if col["notnull"] and col["dflt_value"] is None and not col["pk"]:
             found.append(problem(f"column {col['name']} is NOT NULL without a default"))

@@ -164,3 +164,9 @@ def m0003_bundles(db):
     # Hub: the centre's batch its last bundle brought stamped ahead of the hub's clock (JSON
     # {"batch", "hub_time"}): the hub's next bundle for it asks for new stamps.
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN refused TEXT")
+
+
+@MIGRATIONS()
+def m0004_media(db):
+    # Node: the blobs (sync.media) the hub has said it holds, so they are never offered again.
+    db.execute("CREATE TABLE _sync_blobs_at_hub (sha TEXT PRIMARY KEY) WITHOUT ROWID")

@@ -1,0 +1,156 @@
+"""Photos and recordings at an installation: its media store (sync.media) under the data
+directory, photos made ready to keep, and thumbnails made here, so list pages never send
+originals over the centre's network.
+
+Photos are turned upright, shrunk to at most ``PHOTO_SIDE`` pixels and saved without their
+metadata before they are stored: a phone's photo can weigh 5 MB (eleven minutes on a 64 kbit/s
+link) and say where it was taken. Thumbnails are local files under ``media/thumbs``, never
+synced: each replica makes its own from the blob.
+
+Imports Flask, Pillow, sync.media and kiosk.data/errors/i18n.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import warnings
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, send_file
+from markupsafe import Markup
+from PIL import Image, ImageOps
+
+from sync.media import SHA, Store, sniff
+
+from .data import media_dir
+from .errors import KioskError
+from .i18n import _
+
+PHOTO_SIDE = 1600  # long side of a kept photo: sharp on a screen, about 200-400 KB
+MAX_PIXELS = 50_000_000  # larger images are refused before they are decoded
+THUMB_SIZES = (96, 160, 320, 800)  # small avatar, big avatar, list, detail
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow warns beyond this, and refuses beyond twice
+
+bp = Blueprint("media", __name__)
+
+
+def store() -> Store:
+    return Store(media_dir(current_app.config))
+
+
+def prepare_photo(data: bytes) -> bytes:
+    """The photo in ``data`` ready to keep (upright, shrunk, JPEG, no metadata); KioskError,
+    in the person's language, if it is not a photo we can read."""
+    problem = _("This file is not a photo we can read. Choose a JPEG, PNG or WebP photo.")
+    if not data:
+        raise KioskError(_("Choose a photo first."))
+    too_large = _("This photo is too large to use. Take it again at a smaller size.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise KioskError(too_large) from None
+    except (OSError, ValueError, SyntaxError):
+        raise KioskError(problem) from None
+    try:
+        with image:
+            if image.format not in ("JPEG", "PNG", "WEBP"):
+                raise KioskError(problem)
+            if image.width * image.height > MAX_PIXELS:
+                raise KioskError(too_large)
+            image.draft("RGB", (PHOTO_SIDE, PHOTO_SIDE))  # JPEG: decode at a reduced scale
+            photo = _upright_rgb(image)
+            photo.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            photo.save(out, "JPEG", quality=85, optimize=True, progressive=True)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise KioskError(problem) from None
+    return out.getvalue()
+
+
+def _upright_rgb(image: Image.Image) -> Image.Image:
+    """The image turned as its camera meant, on white where it was transparent."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def add_photo(data: bytes) -> str:
+    """Prepare and store a photo; its SHA-256."""
+    return store().add_bytes(prepare_photo(data)).sha
+
+
+def thumbnail(sha: str, size: int) -> Path:
+    """A JPEG of blob ``sha`` fitting ``size`` pixels (square and cropped for the avatar
+    sizes), made once and kept. FileNotFoundError if the blob is not here (yet)."""
+    media = store()
+    path = media.root / "thumbs" / str(size) / sha[:2] / f"{sha}.jpg"
+    if path.exists():
+        return path
+    with Image.open(media.path(sha)) as image:
+        image.draft("RGB", (size * 2, size * 2))
+        picture = _upright_rgb(image)
+        if size <= 160:
+            picture = ImageOps.fit(picture, (size, size), Image.Resampling.LANCZOS)
+        else:
+            picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{secrets.token_hex(6)}.part")
+        picture.save(part, "JPEG", quality=80, optimize=True)
+    os.replace(part, path)  # two pages asking at once both get a whole file
+    return path
+
+
+def photo_url(sha: str | None, size: int) -> str | None:
+    """The address of a thumbnail of ``sha``, or None when there is no photo here (none set,
+    or it has not arrived from the hub yet)."""
+    if not sha or not store().has(sha):
+        return None
+    return f"/media/{sha}/{size}"
+
+
+def avatar(person: dict, size: str = "") -> Markup:
+    """A person's photo, or their initials on their colour standing in for one."""
+    url = photo_url(person.get("photo"), 160 if size == "big" else 96)
+    if url:
+        return Markup('<img class="avatar {}" src="{}" alt="" loading="lazy">').format(size, url)
+    return Markup('<span class="avatar av-{} {}" aria-hidden="true">{}</span>').format(
+        person["colour"], size, person["initials"])
+
+
+# Blobs are named by their SHA-256 and never change: browsers may keep them for a year.
+MAX_AGE = 365 * 24 * 3600
+
+
+@bp.get("/media/<sha>")
+def original(sha: str):
+    """A blob as stored (recordings play from here; the browser may ask for ranges)."""
+    media = store()
+    if not media.has(sha):
+        abort(404)
+    path = media.path(sha)
+    with path.open("rb") as f:
+        kind = sniff(f.read(16))
+    return send_file(path, mimetype=kind or "application/octet-stream", conditional=True,
+                     max_age=MAX_AGE, etag=sha)
+
+
+@bp.get("/media/<sha>/<int:size>")
+def thumb(sha: str, size: int):
+    if size not in THUMB_SIZES or not SHA.fullmatch(sha):
+        abort(404)
+    try:
+        path = thumbnail(sha, size)
+    except FileNotFoundError:
+        abort(404)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        abort(404)  # a recording, or a blob Pillow cannot read: no picture of it
+    return send_file(path, mimetype="image/jpeg", conditional=True, max_age=MAX_AGE,
+                     etag=f"{sha}-{size}")
