@@ -128,7 +128,8 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
 
         def progress(so_far) -> None:
             db.execute("UPDATE sync_status SET progress = ? WHERE id = 1", [json.dumps(
-                {"sent": so_far.sent, "received": so_far.received, "to_send": to_send})])
+                {"sent": so_far.sent, "received": so_far.received, "to_send": to_send,
+                 "file_bytes": so_far.blob_bytes_sent + so_far.blob_bytes_received})])
             if on_progress:
                 on_progress(so_far)
 

@@ -85,7 +85,7 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     db = sqlite3.connect(node_dir / "infocentre.db")
     with sync_lock(node_dir):
         db.execute("UPDATE sync_status SET progress = ?", [json.dumps(
-            {"sent": 1200, "received": 35, "to_send": 3400})])
+            {"sent": 1200, "received": 35, "to_send": 3400, "file_bytes": 845_000})])
         db.commit()
         page.goto(f"{node}/sync")
         snap("sync-running")

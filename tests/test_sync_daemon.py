@@ -237,9 +237,13 @@ def test_the_sync_page_shows_the_status_to_everyone_and_the_button_to_facilitato
     assert client.post("/sync/now", data={}).status_code == 400  # no CSRF token: refused
     data = Path(joined_app.config["DATA_DIR"])
     with syncing.sync_lock(data):  # the daemon, or another terminal, is syncing
+        db.execute("UPDATE sync_status SET progress = ?", [json.dumps(
+            {"sent": 40, "received": 0, "to_send": 90, "file_bytes": 845_000})])
         busy = client.post("/sync/now", data={"csrf_token": sign_in.token()},
                            follow_redirects=True).get_data(as_text=True)
     assert "A sync is already running" in busy and "Syncing now" in busy
+    assert "Sending: 40 of 90 changes" in busy
+    assert 'Photos and recordings moved so far: <bdi dir="ltr">845.0 kB</bdi>' in busy
     response = client.post("/sync/now", data={"csrf_token": sign_in.token()})
     assert response.status_code == 302 and response.location.endswith("/sync")
     wait_for(lambda: not syncing.is_running(data) and rows(
