@@ -110,7 +110,7 @@ def test_signed_blob_requests_with_any_content_never_break_the_hub(hub, api_sche
                                                       body)}
     response = client.open(path, method=method, data=body, headers=headers)
     assert response.status_code < 500, response.get_data(as_text=True)
-    if response.status_code != 404:  # a path Flask cannot route answers its own 404
+    if response.status_code not in (308, 404, 405):  # paths Flask routes elsewhere, or not
         reply = response.get_json()
         assert isinstance(reply, dict) and "ok" in reply
     media = Path(app.config["DATA_DIR"]) / "media"
