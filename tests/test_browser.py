@@ -81,7 +81,9 @@ def test_keyboard_alone_signs_a_person_in(page, live_node):
             break
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/auth/signin/"))
-    page.keyboard.type(DEMO_PIN["villager"])  # the PIN field has the focus
+    # The PIN field has the focus (keys typed before the page has loaded would go nowhere).
+    expect(page.locator("#pin")).to_be_focused()
+    page.keyboard.type(DEMO_PIN["villager"])
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/")
     expect(page.locator("h1")).to_contain_text(DEMO["villager"])
