@@ -52,10 +52,13 @@ def require_hub(config) -> tuple[str, str]:
 
 
 def hub_client(config):
-    """A client for this centre's hub, waiting ``SYNC_TIMEOUT`` seconds for each answer."""
+    """A client for this centre's hub, waiting ``SYNC_TIMEOUT`` seconds for each answer.
+
+    The same wait for connecting: urllib3 keeps the connect timeout while it writes the
+    request, and on a lossy link TCP can pause longer than ten seconds in a 64 KiB chunk."""
     from sync.client import HubClient  # requests is slow to import: only when syncing
 
-    return HubClient(*require_hub(config), timeout=(min(10.0, config["SYNC_TIMEOUT"]),
+    return HubClient(*require_hub(config), timeout=(config["SYNC_TIMEOUT"],
                                                     config["SYNC_TIMEOUT"]))
 
 

@@ -145,7 +145,8 @@ class HubClient:
 
 
 def _reason(error: Exception) -> str:
-    if isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError)):
+    if isinstance(error, (requests.Timeout, urllib3.exceptions.TimeoutError)) \
+            or "timed out" in str(error):  # a timeout while sending comes wrapped
         return "it took too long"
     if isinstance(error, requests.ConnectionError):
         return "no connection"
