@@ -114,13 +114,22 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
                     progress("batch", number, len(batches))
             if store is not None:
                 at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
-                for sha in sorted(media.named(db, tables, centre_id=node_id) - at_hub):
-                    if store.has(sha):
-                        report.blob_bytes += writer.blob(store, sha)
-                        report.blobs += 1
+                _write_blobs(writer, store, media.named(db, tables, centre_id=node_id) - at_hub,
+                             report, progress)
             writer.line(_end(report.entries, report.changes, writer.blob_lines))
         report.bytes = writer.close()
     return report
+
+
+def _write_blobs(writer: Writer, store: media.Store, shas, report: BundleReport,
+                 progress=None) -> None:
+    """The blobs of ``shas`` that are stored here, into the bundle, saying how far it got."""
+    here = sorted(sha for sha in shas if store.has(sha))
+    for number, sha in enumerate(here, 1):
+        report.blob_bytes += writer.blob(store, sha)
+        report.blobs += 1
+        if progress:
+            progress("file", number, len(here))
 
 
 def _end(entries: int, changes: int, blob_lines: int) -> dict:
@@ -131,13 +140,17 @@ def _end(entries: int, changes: int, blob_lines: int) -> dict:
 
 
 def _take_blobs(bundle: BundleFile, store: media.Store | None, report: BundleReport,
-                allowed=None) -> None:
+                allowed=None, progress=None) -> None:
     """Store the photos and recordings a verified bundle brings (those ``allowed`` to come),
     each checked against its hash once whole. A piece that does not follow what is here (a
     transfer that started online) is left: the blob comes again, online or in a bundle."""
     if store is None:
         return
+    lines = 0
     for sha, size, offset, data in bundle.blobs():
+        lines += 1
+        if progress and lines % 8 == 0:  # every 2 MiB or so
+            progress("file_part", lines, bundle.blob_lines)
         if store.has(sha) or (allowed and not allowed(sha)):
             continue
         try:
@@ -205,7 +218,7 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
                 report.applied += 1
     report.quarantined = step.quarantined
     if go_on:
-        _take_blobs(bundle, store, report)
+        _take_blobs(bundle, store, report, progress=progress)
         held = head.get("blobs_held")
         if isinstance(held, list):  # the hub has these: no bundle or sync sends them again
             with immediate(db):
@@ -339,7 +352,8 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
         report.quarantined += reply["ack"]["quarantined"]
     _remember(db, node_id, head, refused)
     buckets = node_buckets(node_id)
-    _take_blobs(bundle, store, report, lambda sha: media.in_scope(db, tables, sha, buckets))
+    _take_blobs(bundle, store, report, lambda sha: media.in_scope(db, tables, sha, buckets),
+                progress)
     return report
 
 
@@ -415,10 +429,8 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
                 cursor = page["cursor"]
                 if not page["more"]:
                     break
-            for sha in sorted(named):
-                if store is not None and store.has(sha):
-                    report.blob_bytes += writer.blob(store, sha)
-                    report.blobs += 1
+            if store is not None:
+                _write_blobs(writer, store, named, report, progress)
             writer.line(_end(report.entries, report.changes, writer.blob_lines))
         report.acks = len(acks)
         report.bytes = writer.close()

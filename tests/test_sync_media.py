@@ -226,7 +226,9 @@ def test_photos_travel_in_bundles_once_each_way_and_no_bigger_than_they_are(tmp_
     photos = [fake_photo(300_000 + i, 10 + i) for i in range(3)]
     shas = [person_with_photo(a, a_id, p, name=f"Persona {i}") for i, p in enumerate(photos)]
 
-    up = bundle(a, "export", str(tmp_path / "up.bundle"))
+    exported = infocentre(a, "bundle", "export", str(tmp_path / "up.bundle"), "--json")
+    assert "photo or recording 3/3" in exported.stderr  # progress, photo by photo
+    up = json.loads(exported.stdout)
     assert up["blobs"] == 3 and up["blob_bytes"] == sum(map(len, photos))
     # The photos do not compress; the bundle is their bytes and a little more.
     assert up["bytes"] <= 1.1 * sum(map(len, photos)) + 2000

@@ -155,8 +155,13 @@ def _token(config) -> str:
 
 def _progress(what: str, done: int, total: int) -> None:
     if total > 1:  # worth saying only when there is more than one step
-        text = (_("batch %(done)d/%(total)d", done=done, total=total) if what == "batch"
-                else _("page %(done)d/%(total)d", done=done, total=total))
+        text = {
+            "batch": _("batch %(done)d/%(total)d", done=done, total=total),
+            "page": _("page %(done)d/%(total)d", done=done, total=total),
+            "file": _("photo or recording %(done)d/%(total)d", done=done, total=total),
+            "file_part": _("photos and recordings: %(percent)d%%",
+                           percent=100 * done // total),
+        }[what]
         click.echo(text, err=True)
 
 
