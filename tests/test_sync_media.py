@@ -216,13 +216,19 @@ def bundle(path, *args) -> dict:
     return json.loads(infocentre(path, "bundle", *args, "--json").stdout)
 
 
-def test_photos_travel_in_bundles_once_each_way_and_no_bigger_than_they_are(tmp_path):
+def offline_pair(tmp_path):
+    """A hub and a centre registered at it that never meet online (no server runs)."""
     hub_dir = tmp_path / "hub"
     infocentre(hub_dir, "init", "--role", "hub", "--name", "Hub")
     made = json.loads(infocentre(hub_dir, "hub", "add-node", "centro-a", "--json").stdout)
-    a, a_id = tmp_path / "a", made["node_id"]
+    a = tmp_path / "a"
     infocentre(a, "init", "--role", "node", "--name", "A", "--hub", "http://127.0.0.1:9",
                "--token", made["token"])
+    return hub_dir, a, made["node_id"]
+
+
+def test_photos_travel_in_bundles_once_each_way_and_no_bigger_than_they_are(tmp_path):
+    hub_dir, a, a_id = offline_pair(tmp_path)
     photos = [fake_photo(300_000 + i, 10 + i) for i in range(3)]
     shas = [person_with_photo(a, a_id, p, name=f"Persona {i}") for i, p in enumerate(photos)]
 
@@ -246,12 +252,7 @@ def test_photos_travel_in_bundles_once_each_way_and_no_bigger_than_they_are(tmp_
 
 
 def test_a_photo_added_at_the_hub_reaches_its_centre_in_the_hubs_bundle(tmp_path):
-    hub_dir = tmp_path / "hub"
-    infocentre(hub_dir, "init", "--role", "hub", "--name", "Hub")
-    made = json.loads(infocentre(hub_dir, "hub", "add-node", "centro-a", "--json").stdout)
-    a, a_id = tmp_path / "a", made["node_id"]
-    infocentre(a, "init", "--role", "node", "--name", "A", "--hub", "http://127.0.0.1:9",
-               "--token", made["token"])
+    hub_dir, a, a_id = offline_pair(tmp_path)
     bundle(a, "export", str(tmp_path / "hello.bundle"))
     bundle(hub_dir, "import", str(tmp_path / "hello.bundle"))
     # Regional staff register the centre's new facilitator, with a photo, at the hub.
@@ -269,12 +270,7 @@ def test_a_photo_added_at_the_hub_reaches_its_centre_in_the_hubs_bundle(tmp_path
 def test_a_bundle_waits_for_no_sync_it_refuses_while_one_runs(tmp_path):
     from kiosk.syncing import sync_lock
 
-    hub_dir = tmp_path / "hub"
-    infocentre(hub_dir, "init", "--role", "hub", "--name", "Hub")
-    made = json.loads(infocentre(hub_dir, "hub", "add-node", "centro-a", "--json").stdout)
-    a = tmp_path / "a"
-    infocentre(a, "init", "--role", "node", "--name", "A", "--hub", "http://127.0.0.1:9",
-               "--token", made["token"])
+    _hub_dir, a, _a_id = offline_pair(tmp_path)
     with sync_lock(a):  # the daemon, in the middle of a sync
         busy = infocentre(a, "bundle", "export", str(tmp_path / "up.bundle"), check=False)
     assert busy.returncode == 1 and "Another sync of this centre is running" in busy.stderr
