@@ -14,14 +14,11 @@ import threading
 from collections import Counter
 
 
-class Proxy:
-    """Forwards 127.0.0.1:<port> to the hub; holds back the ``hold_at``-th HTTP response."""
+class _Listener:
+    """A TCP server on 127.0.0.1 (``port``) whose connections ``_handle`` serves, on an event
+    loop in a thread of its own; ``close`` ends every connection, held or stalled ones too."""
 
-    def __init__(self, target_port: int, hold_at: int | None = None):
-        self.target_port = target_port
-        self.hold_at = hold_at
-        self.responses = 0
-        self.held = threading.Event()
+    def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -35,6 +32,34 @@ class Proxy:
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
+        self._loop.close()
+
+    async def _handle(self, reader, writer) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        async def shutdown():
+            self._server.close()
+            # A held or stalled line waits for ever: end it while the loop still runs.
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+class Proxy(_Listener):
+    """Forwards 127.0.0.1:<port> to the hub; holds back the ``hold_at``-th HTTP response."""
+
+    def __init__(self, target_port: int, hold_at: int | None = None):
+        self.target_port = target_port
+        self.hold_at = hold_at
+        self.responses = 0
+        self.held = threading.Event()
+        super().__init__()
 
     async def _handle(self, client_reader, client_writer) -> None:
         try:
@@ -70,24 +95,11 @@ class Proxy:
         finally:
             writer.close()
 
-    def close(self) -> None:
-        async def shutdown():
-            self._server.close()
-            # A held line waits for ever: end it while the loop still runs to close it.
-            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
 
 FAULTS = ("drop_request", "drop_response", "stall", "reset", "truncate")
 
 
-class FaultProxy:
+class FaultProxy(_Listener):
     """Forwards 127.0.0.1:<port> to the hub one HTTP message at a time, and spoils about one
     exchange (a request and its answer) in ``every``, chosen with ``random.Random(seed)``, as is
     where a message is cut. The kinds of ``FAULTS`` come in turn, so that a few dozen exchanges
@@ -115,21 +127,7 @@ class FaultProxy:
         self.applied: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._turn = 0
-        self._open: dict = {}  # each connection's task: its two writers
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.close()
+        super().__init__()
 
     def _plan(self) -> tuple[str, float, bool] | None:
         """Drawn when a request has arrived: no fault, or (kind, where to cut, early): a stall or
@@ -148,8 +146,6 @@ class FaultProxy:
         except OSError:
             client_writer.close()
             return
-        task = asyncio.current_task()
-        self._open[task] = (client_writer, hub_writer)
         try:
             while await self._exchange(client_reader, client_writer, hub_reader, hub_writer):
                 pass
@@ -158,7 +154,6 @@ class FaultProxy:
         finally:
             client_writer.close()
             hub_writer.close()
-            del self._open[task]
 
     async def _exchange(self, client_reader, client_writer, hub_reader, hub_writer) -> bool:
         """Carry one request and its answer; False when the connection is done with."""
@@ -198,18 +193,6 @@ class FaultProxy:
             if kind == "reset":
                 _reset(client_writer, hub_writer)
         return False
-
-    def close(self) -> None:
-        async def shutdown():
-            self._server.close()
-            for writers in self._open.values():
-                for writer in writers:
-                    writer.transport.abort()  # a stalled line too: its reader sees the end
-            await asyncio.gather(*self._open, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
 
 async def _message(reader, *, response: bool) -> tuple[bytes, bytes] | None:

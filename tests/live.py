@@ -3,8 +3,10 @@ subprocess (waitress, as in production), polled until it answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +38,23 @@ def infocentre(data_dir: Path, *args: str, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "kiosk", "--data-dir", str(data_dir), *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})},
                           check=check, timeout=120)
+
+
+def db_rows(data_dir: Path, sql: str, params=()) -> list[tuple]:
+    """A query on an installation's database with the plain sqlite3 module, as a tool would."""
+    with sqlite3.connect(Path(data_dir) / "infocentre.db") as db:
+        return db.execute(sql, params).fetchall()
+
+
+def join_centre(hub_dir: Path, path: Path, name: str,
+                hub_url: str = "http://127.0.0.1:9") -> tuple[str, str]:
+    """Register centre ``name`` at the hub of ``hub_dir`` and set it up in ``path`` with the
+    token; (node id, token). The default address answers nothing: a centre that only ever
+    travels by USB stick."""
+    made = json.loads(infocentre(hub_dir, "hub", "add-node", name, "--json").stdout)
+    infocentre(path, "init", "--role", "node", "--name", name, "--hub", hub_url, "--token",
+               made["token"])
+    return made["node_id"], made["token"]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sync.engine.purge import DAY_MS
 from sync.errors import BundleError, ClockAhead
 from sync.signing import derive_secret, make_token
 
-from .live import infocentre
+from .live import db_rows, infocentre, join_centre
 from .sync_world import clone_db
 
 KEY = "the hub's secret key, for these tests only"
@@ -350,56 +350,48 @@ def test_a_bundle_is_no_bigger_than_a_tenth_more_than_its_rows_gzipped_as_json(w
 # The commands, as real processes.
 
 
-def rows(path, sql, params=()):
-    with sqlite3.connect(path / "infocentre.db") as db:
-        return db.execute(sql, params).fetchall()
-
-
 def state(path):
-    return rows(path, "SELECT * FROM _sync_state") + rows(
-        path, "SELECT count(*) FROM accounts") + rows(path, "SELECT count(*) FROM _sync_clock")
+    return db_rows(path, "SELECT * FROM _sync_state") + db_rows(
+        path, "SELECT count(*) FROM accounts") + db_rows(path, "SELECT count(*) FROM _sync_clock")
 
 
 def test_the_bundle_commands_carry_a_centre_to_the_hub_and_back(tmp_path):
     hub, a, b = tmp_path / "hub", tmp_path / "a", tmp_path / "b"
     infocentre(hub, "init", "--role", "hub", "--name", "Hub Sierra Centro")
-    made = {}
-    for path, name in [(a, "Centro San Pablo"), (b, "Centro Guamote")]:
-        made[path] = json.loads(infocentre(hub, "hub", "add-node", name, "--json").stdout)
-        # No hub needs to answer: this centre travels by USB stick.
-        infocentre(path, "init", "--role", "node", "--name", name, "--hub",
-                   "http://127.0.0.1:9", "--token", made[path]["token"])
+    # No hub needs to answer: these centres travel by USB stick.
+    ids = {path: join_centre(hub, path, name)[0]
+           for path, name in [(a, "Centro San Pablo"), (b, "Centro Guamote")]}
     with sqlite3.connect(a / "infocentre.db") as db:
         db.executemany(
             "INSERT INTO accounts (id, centre_id, name, role, lang, pin_hash, created_at, "
             "updated_at) VALUES (?, ?, ?, 'villager', 'es', 'secret-hash', '2026-11-23', "
-            "'2026-11-23')", [(f"acc-{i:03d}", made[a]["node_id"], f"Persona {i}")
+            "'2026-11-23')", [(f"acc-{i:03d}", ids[a], f"Persona {i}")
                               for i in range(250)])
     small = {"INFOCENTRE_SYNC_BATCH": "100"}
     out = infocentre(a, "bundle", "export", str(tmp_path / "a.bundle"), env=small)
     assert "250 changes in 3 batches" in out.stdout and "batch 3/3" in out.stderr
     out = infocentre(hub, "bundle", "import", str(tmp_path / "a.bundle"))
     assert "Imported 3 batches" in out.stdout and "batch 2/3" in out.stderr
-    assert rows(hub, "SELECT count(*), count(pin_hash) FROM accounts WHERE centre_id = ?",
-                [made[a]["node_id"]]) == [(250, 0)]  # PIN hashes never leave the centre
+    assert db_rows(hub, "SELECT count(*), count(pin_hash) FROM accounts WHERE centre_id = ?",
+                [ids[a]]) == [(250, 0)]  # PIN hashes never leave the centre
     before = state(hub)
     again = infocentre(hub, "bundle", "import", str(tmp_path / "a.bundle"))
     assert "Nothing new" in again.stdout and state(hub) == before
 
-    infocentre(hub, "bundle", "export", "--for", made[a]["node_id"], str(tmp_path / "a-back"))
+    infocentre(hub, "bundle", "export", "--for", ids[a], str(tmp_path / "a-back"))
     assert json.loads(infocentre(a, "sync", "status", "--json").stdout)["last_success"] is None
     out = infocentre(a, "bundle", "import", str(tmp_path / "a-back"), "--json")
     assert json.loads(out.stdout)["acks"] == 3
     status = json.loads(infocentre(a, "sync", "status", "--json").stdout)
     assert status["last_success"] and status["pending_changes"] == 0  # the sync page says so
-    assert rows(a, "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE c.node = "
+    assert db_rows(a, "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE c.node = "
                    "s.node_idx AND c.seq > s.acked") == [(0,)]  # nothing left to send
     assert "Nothing new" in infocentre(a, "bundle", "import", str(tmp_path / "a-back")).stdout
-    infocentre(hub, "bundle", "export", "--for", made[b]["node_id"], str(tmp_path / "b-back"))
+    infocentre(hub, "bundle", "export", "--for", ids[b], str(tmp_path / "b-back"))
     infocentre(b, "bundle", "import", str(tmp_path / "b-back"))
-    assert sorted(rows(b, "SELECT name FROM centres")) == sorted(rows(hub, "SELECT name FROM "
+    assert sorted(db_rows(b, "SELECT name FROM centres")) == sorted(db_rows(hub, "SELECT name FROM "
                                                                          "centres"))
-    assert rows(b, "SELECT count(*) FROM accounts") == [(0,)]  # a's people stay in a's scope
+    assert db_rows(b, "SELECT count(*) FROM accounts") == [(0,)]  # a's people stay in a's scope
 
     # Refusals: one line, exit 1, nothing changed.
     good = (tmp_path / "a.bundle").read_bytes()
@@ -416,11 +408,11 @@ def test_the_bundle_commands_carry_a_centre_to_the_hub_and_back(tmp_path):
         result = infocentre(where, "bundle", "import", str(tmp_path / name), check=False)
         assert result.returncode == 1 and message in result.stderr, (name, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("infocentre: ")
-    infocentre(hub, "hub", "revoke-node", made[a]["node_id"])
+    infocentre(hub, "hub", "revoke-node", ids[a])
     result = infocentre(hub, "bundle", "import", str(tmp_path / "a.bundle"), check=False)
     assert result.returncode == 1 and "revoked" in result.stderr
     assert state(hub) == before_hub and state(b) == before_b
-    assert rows(hub, "PRAGMA integrity_check") == [("ok",)]
+    assert db_rows(hub, "PRAGMA integrity_check") == [("ok",)]
     result = infocentre(hub, "bundle", "export", str(tmp_path / "x"), check=False)
     assert result.returncode == 1 and "--for" in result.stderr
 
@@ -428,20 +420,18 @@ def test_the_bundle_commands_carry_a_centre_to_the_hub_and_back(tmp_path):
 def test_the_import_command_exits_4_when_the_hub_refuses_a_batch_stamped_ahead(tmp_path):
     hub, a = tmp_path / "hub", tmp_path / "a"
     infocentre(hub, "init", "--role", "hub", "--name", "Hub")
-    made = json.loads(infocentre(hub, "hub", "add-node", "Centro", "--json").stdout)
-    infocentre(a, "init", "--role", "node", "--name", "Centro", "--hub", "http://127.0.0.1:9",
-               "--token", made["token"])
+    a_id = join_centre(hub, a, "Centro")[0]
     with sqlite3.connect(a / "infocentre.db") as db:
         db.execute("UPDATE _sync_state SET offset_ms = 86400000")  # a day fast
         db.execute("INSERT INTO accounts (id, centre_id, name, role, lang, created_at, "
                    "updated_at) VALUES ('acc', ?, 'Rosa', 'villager', 'es', '2026', '2026')",
-                   [made["node_id"]])
+                   [a_id])
     infocentre(a, "bundle", "export", str(tmp_path / "up"))
     result = infocentre(hub, "bundle", "import", str(tmp_path / "up"), check=False)
     assert result.returncode == 4 and "clock is ahead" in result.stderr
-    assert rows(hub, "SELECT count(*) FROM accounts WHERE id = 'acc'") == [(0,)]
-    infocentre(hub, "bundle", "export", "--for", made["node_id"], str(tmp_path / "down"))
+    assert db_rows(hub, "SELECT count(*) FROM accounts WHERE id = 'acc'") == [(0,)]
+    infocentre(hub, "bundle", "export", "--for", a_id, str(tmp_path / "down"))
     assert "new times" in infocentre(a, "bundle", "import", str(tmp_path / "down")).stdout
     infocentre(a, "bundle", "export", str(tmp_path / "up2"))
     assert infocentre(hub, "bundle", "import", str(tmp_path / "up2")).returncode == 0
-    assert rows(hub, "SELECT name FROM accounts WHERE id = 'acc'") == [("Rosa",)]
+    assert db_rows(hub, "SELECT name FROM accounts WHERE id = 'acc'") == [("Rosa",)]

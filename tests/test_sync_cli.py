@@ -11,7 +11,7 @@ import pytest
 from kiosk.config import update_file
 
 from .faults import captive_portal
-from .live import free_port, infocentre, start_demo_server
+from .live import db_rows, free_port, infocentre, start_demo_server
 
 pytestmark = pytest.mark.live
 
@@ -41,11 +41,6 @@ def sync(path, *extra, env=None):
     return result, json.loads(result.stdout)
 
 
-def rows(path, sql, params=()):
-    with sqlite3.connect(path / "infocentre.db") as db:
-        return db.execute(sql, params).fetchall()
-
-
 def test_add_node_prints_a_token_once_and_nodes_lists_it(hub):
     plain = infocentre(hub.data_dir, "hub", "add-node", "Centro Chimborazo").stdout
     assert "Registered Centro Chimborazo" in plain and "join --hub" in plain
@@ -64,10 +59,10 @@ def test_a_new_node_syncs_both_ways_and_a_no_op_is_one_small_request(tmp_path, h
                            "requests", "seconds", "quarantined", "blobs_sent", "blobs_received",
                            "blob_bytes_sent", "blob_bytes_received"}
     # The hub now knows Rosa; her PIN hash stayed home.
-    assert rows(hub.data_dir, "SELECT centre_id, pin_hash FROM accounts WHERE name = "
+    assert db_rows(hub.data_dir, "SELECT centre_id, pin_hash FROM accounts WHERE name = "
                               "'Rosa Quishpe'") == [(made["node_id"], None)]
     # The centre received its own row, and the other centres', from the hub.
-    assert (made["node_id"],) in rows(path, "SELECT id FROM centres")
+    assert (made["node_id"],) in db_rows(path, "SELECT id FROM centres")
     result, report = sync(path)
     assert report["requests"] == 1 and report["sent"] == report["received"] == 0
     assert report["bytes_sent"] + report["bytes_received"] <= 600
@@ -131,14 +126,14 @@ def test_a_standalone_centre_joins_keeping_its_data_but_not_the_demo(tmp_path, h
     made = add_node(hub, "Centro Solo")
     joined = infocentre(path, "join", "--hub", hub.url, "--token", made["token"])
     assert "Removing the demo data first (10 rows)" in joined.stdout
-    assert rows(path, "SELECT name, centre_id FROM accounts") == [
+    assert db_rows(path, "SELECT name, centre_id FROM accounts") == [
         ("Manuela Real", made["node_id"])]
     result, report = sync(path)
     assert result.returncode == 0, result.stderr
-    assert rows(hub.data_dir, "SELECT centre_id FROM accounts WHERE name = 'Manuela Real'") == [
+    assert db_rows(hub.data_dir, "SELECT centre_id FROM accounts WHERE name = 'Manuela Real'") == [
         (made["node_id"],)]
     # Her PIN still works at her centre.
-    assert rows(path, "SELECT pin_hash IS NOT NULL FROM accounts") == [(1,)]
+    assert db_rows(path, "SELECT pin_hash IS NOT NULL FROM accounts") == [(1,)]
 
 
 def test_join_checks_the_token_with_the_hub_before_changing_anything(tmp_path, hub):
@@ -164,7 +159,7 @@ def test_an_old_centre_is_asked_to_update_and_keeps_its_changes(tmp_path, hub):
         infocentre(other, "user", "add", "Ana", "--role", "villager", "--pin", "1234")
         result, report = sync(other)
         assert result.returncode == 4 and "Please update" in result.stderr
-        assert rows(other, "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE "
+        assert db_rows(other, "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE "
                            "c.node = s.node_idx AND c.seq > s.acked") != [(0,)]
     finally:
         server.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from kiosk.config import update_file, write_token
 from .conftest import SignIn, make_app
 from .factories import PIN, make_account
 from .faults import Proxy
-from .live import free_port, infocentre, start_demo_server, start_server
+from .live import db_rows, free_port, infocentre, start_demo_server, start_server
 from .test_sync_cli import new_node
 
 
@@ -37,11 +36,6 @@ def wait_for(check, timeout: float = 20.0, what: str = "it"):
 
 def status_json(path) -> dict:
     return json.loads(infocentre(path, "sync", "status", "--json").stdout)
-
-
-def rows(path, sql, params=()):
-    with sqlite3.connect(path / "infocentre.db") as db:
-        return db.execute(sql, params).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -147,14 +141,14 @@ def test_the_daemon_backs_off_while_the_hub_is_away_and_syncs_when_it_comes_back
                                "daemon"], env={**os.environ, **env},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: rows(path, "SELECT failures FROM sync_status")[0][0] >= 4,
+        wait_for(lambda: db_rows(path, "SELECT failures FROM sync_status")[0][0] >= 4,
                  what="four failed tries")
         failed = status_json(path)
         assert failed["last_success"] is None and failed["pending_changes"] == 1
         assert failed["last_error"].startswith("No connection") and failed["next_attempt"]
 
         proxy.target_port = int(hub.url.rsplit(":", 1)[1])  # the link comes up
-        wait_for(lambda: rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
+        wait_for(lambda: db_rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
                               ["Rosa Quishpe"]), what="the account reaching the hub")
         # The status is written once the whole sync is over, a moment after the push.
         synced = wait_for(lambda: (s := status_json(path))["last_success"] and s,
@@ -163,7 +157,7 @@ def test_the_daemon_backs_off_while_the_hub_is_away_and_syncs_when_it_comes_back
 
         # Still running: a change made later goes up by itself too.
         infocentre(path, "user", "add", "Manuel Guamán", "--role", "villager", "--pin", "1234")
-        wait_for(lambda: rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
+        wait_for(lambda: db_rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
                               ["Manuel Guamán"]), what="the second account reaching the hub")
     finally:
         daemon.terminate()
@@ -171,7 +165,7 @@ def test_the_daemon_backs_off_while_the_hub_is_away_and_syncs_when_it_comes_back
         proxy.close()
     assert daemon.returncode == 0, output
     assert "sync failed (unreachable:no_answer)" in output and "synced:" in output
-    assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+    assert db_rows(path, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_a_joined_centres_server_syncs_by_itself(tmp_path, hub):
@@ -179,7 +173,7 @@ def test_a_joined_centres_server_syncs_by_itself(tmp_path, hub):
     server = start_server(path, env={"INFOCENTRE_SYNC_INTERVAL": "0.5"})
     try:
         infocentre(path, "user", "add", "Rosa Quishpe", "--role", "villager", "--pin", "1234")
-        wait_for(lambda: rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
+        wait_for(lambda: db_rows(hub.data_dir, "SELECT 1 FROM accounts WHERE name = ?",
                               ["Rosa Quishpe"]), what="the account reaching the hub")
     finally:
         server.stop()
@@ -246,7 +240,7 @@ def test_the_sync_page_shows_the_status_to_everyone_and_the_button_to_facilitato
     assert 'Photos and recordings moved so far: <bdi dir="ltr">845.0 kB</bdi>' in busy
     response = client.post("/sync/now", data={"csrf_token": sign_in.token()})
     assert response.status_code == 302 and response.location.endswith("/sync")
-    wait_for(lambda: not syncing.is_running(data) and rows(
+    wait_for(lambda: not syncing.is_running(data) and db_rows(
         data, "SELECT last_error_code FROM sync_status")[0][0], what="the sync to fail")
     page = client.get("/sync").get_data(as_text=True)
     assert "Last problem:" in page and "No connection to the hub" in page

@@ -20,8 +20,7 @@ import pytest
 from sync.media import CHUNK, Store
 
 from .faults import FAULTS, FaultProxy
-from .live import infocentre, start_demo_server
-from .test_sync_multiprocess import db_rows, make_node
+from .live import db_rows, infocentre, join_centre, start_demo_server
 
 pytestmark = pytest.mark.live
 
@@ -97,8 +96,9 @@ def test_syncs_through_a_faulty_line_lose_and_duplicate_nothing(tmp_path):
     proxy = FaultProxy(int(hub.url.rsplit(":", 1)[1]), seed=SEED, every=6)
     try:
         via_proxy = f"http://127.0.0.1:{proxy.port}"
-        a, a_id = make_node(tmp_path, hub, "centro-a", via_proxy)
-        b, b_id = make_node(tmp_path, hub, "centro-b", via_proxy)
+        a, b = tmp_path / "centro-a", tmp_path / "centro-b"
+        a_id = join_centre(hub.data_dir, a, "centro-a", via_proxy)[0]
+        b_id = join_centre(hub.data_dir, b, "centro-b", via_proxy)[0]
         rng = random.Random(SEED)
         expected = {a_id: {}, b_id: {}}  # per owner: id -> values, whoever wrote them
         deleted: set[str] = set()

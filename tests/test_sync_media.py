@@ -21,7 +21,7 @@ from sync.errors import Refused
 from sync.media import CHUNK, Store
 
 from .faults import Proxy
-from .live import infocentre, start_demo_server
+from .live import db_rows, infocentre, join_centre, start_demo_server
 
 pytestmark = pytest.mark.live
 
@@ -32,17 +32,9 @@ def fake_photo(size: int, seed: int) -> bytes:
     return b"\xff\xd8\xff\xe0" + hashlib.shake_256(str(seed).encode()).digest(size - 4)
 
 
-def rows(path, sql, params=()):
-    with sqlite3.connect(path / "infocentre.db") as db:
-        return db.execute(sql, params).fetchall()
-
-
 def make_node(tmp_path, hub, name, hub_url=None):
-    made = json.loads(infocentre(hub.data_dir, "hub", "add-node", name, "--json").stdout)
     path = tmp_path / name
-    infocentre(path, "init", "--role", "node", "--name", name, "--hub", hub_url or hub.url,
-               "--token", made["token"])
-    return path, made["node_id"], made["token"]
+    return (path, *join_centre(hub.data_dir, path, name, hub_url or hub.url))
 
 
 def person_with_photo(path, node_id, data: bytes, name="Rosa Quishpe") -> str:
@@ -126,7 +118,7 @@ def test_a_sync_killed_while_sending_a_large_photo_resumes_where_it_stopped(tmp_
         assert report["blob_bytes_sent"] <= len(photo) - at_hub + CHUNK
         assert Store(hub.data_dir / "media").path(sha).read_bytes() == photo
         for path in (a, hub.data_dir):
-            assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+            assert db_rows(path, "PRAGMA integrity_check") == [("ok",)]
     finally:
         proxy.close()
 
@@ -218,13 +210,9 @@ def bundle(path, *args) -> dict:
 
 def offline_pair(tmp_path):
     """A hub and a centre registered at it that never meet online (no server runs)."""
-    hub_dir = tmp_path / "hub"
+    hub_dir, a = tmp_path / "hub", tmp_path / "a"
     infocentre(hub_dir, "init", "--role", "hub", "--name", "Hub")
-    made = json.loads(infocentre(hub_dir, "hub", "add-node", "centro-a", "--json").stdout)
-    a = tmp_path / "a"
-    infocentre(a, "init", "--role", "node", "--name", "A", "--hub", "http://127.0.0.1:9",
-               "--token", made["token"])
-    return hub_dir, a, made["node_id"]
+    return hub_dir, a, join_centre(hub_dir, a, "centro-a")[0]
 
 
 def test_photos_travel_in_bundles_once_each_way_and_no_bigger_than_they_are(tmp_path):
@@ -264,7 +252,7 @@ def test_a_photo_added_at_the_hub_reaches_its_centre_in_the_hubs_bundle(tmp_path
     got = bundle(a, "import", str(tmp_path / "down.bundle"))
     assert got["blobs"] == 1
     assert Store(a / "media").path(sha).read_bytes() == photo
-    assert rows(a, "SELECT photo FROM accounts WHERE name = 'Facilitadora Nueva'") == [(sha,)]
+    assert db_rows(a, "SELECT photo FROM accounts WHERE name = 'Facilitadora Nueva'") == [(sha,)]
 
 
 def test_a_bundle_waits_for_no_sync_it_refuses_while_one_runs(tmp_path):

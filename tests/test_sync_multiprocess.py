@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from .faults import Proxy
-from .live import infocentre, start_demo_server
+from .live import db_rows, infocentre, join_centre, start_demo_server
 
 pytestmark = pytest.mark.live
 
@@ -23,17 +23,9 @@ RECORDS = 2400
 BATCH = 200
 
 
-def db_rows(path, sql, params=()):
-    with sqlite3.connect(path / "infocentre.db") as db:
-        return db.execute(sql, params).fetchall()
-
-
 def make_node(tmp_path, hub, name, hub_url):
-    made = json.loads(infocentre(hub.data_dir, "hub", "add-node", name, "--json").stdout)
     path = tmp_path / name
-    infocentre(path, "init", "--role", "node", "--name", name, "--hub", hub_url, "--token",
-               made["token"])
-    return path, made["node_id"]
+    return path, join_centre(hub.data_dir, path, name, hub_url)[0]
 
 
 def add_accounts(path, node_id, count):
