@@ -113,8 +113,7 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
                 if progress:
                     progress("batch", number, len(batches))
             if store is not None:
-                at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
-                _write_blobs(writer, store, media.named(db, tables, centre_id=node_id) - at_hub,
+                _write_blobs(writer, store, media.unconfirmed(db, tables, store, node_id),
                              report, progress)
             writer.line(_end(report.entries, report.changes, writer.blob_lines))
         report.bytes = writer.close()
@@ -124,7 +123,7 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
 def _write_blobs(writer: Writer, store: media.Store, shas, report: BundleReport,
                  progress=None) -> None:
     """The blobs of ``shas`` that are stored here, into the bundle, saying how far it got."""
-    here = sorted(sha for sha in shas if store.has(sha))
+    here = sorted(sha for sha in shas if store.has(sha))  # a blob not arrived yet: next time
     for number, sha in enumerate(here, 1):
         report.blob_bytes += writer.blob(store, sha)
         report.blobs += 1
@@ -221,10 +220,7 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
         _take_blobs(bundle, store, report, progress=progress)
         held = head.get("blobs_held")
         if isinstance(held, list):  # the hub has these: no bundle or sync sends them again
-            with immediate(db):
-                db.conn.executemany("INSERT OR IGNORE INTO _sync_blobs_at_hub (sha) VALUES (?)",
-                                    [(sha,) for sha in held if isinstance(sha, str)
-                                     and media.SHA.fullmatch(sha)])
+            media.confirm(db, held)
     if not report.nothing_new:
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
     return report
@@ -408,8 +404,8 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
             acks = [json.loads(reply) for (reply,) in db.execute(
                 "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
                 "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, acked or 0])]
-            held = sorted(sha for sha in media.named(db, tables, centre_id=node_id)
-                          if store is not None and store.has(sha))
+            held = [] if store is None else sorted(
+                sha for sha in media.named(db, tables, centre_id=node_id) if store.has(sha))
             writer.line(header("pull", node_id, hub=hub_id, hub_time=now_ms, **{"from": cursor},
                                full=full, refused=refused and json.loads(refused), acks=acks,
                                seen=copy and {"instance": instance, "acked": copy[1]},

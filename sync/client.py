@@ -236,9 +236,7 @@ def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncRe
     def now() -> int:
         return wall_ms() + state["offset_ms"]
 
-    at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
-    offer = sorted(sha for sha in media.named(db, tables, centre_id=state["node_id"])
-                   if sha not in at_hub and store.has(sha))
+    offer = media.unconfirmed(db, tables, store, state["node_id"])
     want = sorted(sha for sha in media.named(db, tables) if not store.has(sha))
     step = media.MAX_ASKED
     for start in range(0, max(len(offer), len(want)), step):
@@ -250,7 +248,7 @@ def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncRe
                 if not _upload(client, store, sha, missing[sha], now, report, on_step):
                     continue
                 report.blobs_sent += 1
-            db.execute("INSERT OR IGNORE INTO _sync_blobs_at_hub (sha) VALUES (?)", [sha])
+            media.confirm(db, [sha])
         for sha, size in sorted((reply.get("sizes") or {}).items()):
             if sha in wanted and _download(client, store, sha, size, now, report, on_step):
                 report.blobs_received += 1

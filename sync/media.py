@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine.state import immediate
 from .errors import MediaError
 
 CHUNK = 64 * 1024  # one request of a transfer: a cut link resends at most this much
@@ -153,10 +154,12 @@ class Store:
         """Write one chunk of blob ``sha`` (``size`` bytes in all) at ``offset``; returns the
         bytes received so far. The blob is checked and put in place when its last byte comes.
 
-        A chunk may repeat what arrived before (a resend after a cut); one starting past what
-        arrived is refused (MediaError "offset", with ``received``), as is a first chunk of a
-        kind we do not keep or too large for its kind. A complete blob that does not match
-        its hash is thrown away (MediaError "hash_mismatch"): the transfer starts again.
+        A chunk may repeat what arrived before (a resend after a cut, or a late copy of one
+        still on its way): only its new bytes are written, never cutting what is here. One
+        starting past what arrived is refused (MediaError "offset", with ``received``), as is
+        a first chunk of a kind we do not keep or too large for its kind. A complete blob that
+        does not match its hash is thrown away (MediaError "hash_mismatch"): the transfer
+        starts again.
         """
         if self.has(sha):
             return size
@@ -168,14 +171,14 @@ class Store:
             raise MediaError(f"Expected bytes from {have} of this file.", "offset", received=have)
         if offset == 0:
             check_kind(data[:16], size)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("r+b" if partial.exists() else "wb") as out:
-            out.seek(offset)
-            out.write(data)
-            out.truncate()
-            out.flush()
-            os.fsync(out.fileno())
-        have = offset + len(data)
+        new = data[have - offset:]
+        if new:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            with partial.open("ab") as out:
+                out.write(new)
+                out.flush()
+                os.fsync(out.fileno())
+            have += len(new)
         if have == size:
             self._finish(sha, partial)
         return have
@@ -242,6 +245,22 @@ def named_in(changes: dict, catalog) -> set[str]:
     return {sha for sha in found if isinstance(sha, str) and SHA.fullmatch(sha)}
 
 
+def unconfirmed(db, tables, store: Store, node_id: str) -> list[str]:
+    """At a centre: the blobs stored here that its own rows name and the hub has not said it
+    holds (what a sync or a bundle sends)."""
+    at_hub = {r[0] for r in db.execute("SELECT sha FROM _sync_blobs_at_hub")}
+    return sorted(sha for sha in named(db, tables, centre_id=node_id) - at_hub
+                  if store.has(sha))
+
+
+def confirm(db, shas) -> None:
+    """At a centre: the hub holds these blobs; never offer them again."""
+    with immediate(db):
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO _sync_blobs_at_hub (sha) VALUES (?)",
+            [(sha,) for sha in shas if isinstance(sha, str) and SHA.fullmatch(sha)])
+
+
 def in_scope(db, tables, sha: str, buckets: tuple) -> bool:
     """At the hub: does a row in one of ``buckets`` name blob ``sha``? (A blob follows the
     scope of the rows that name it.)"""
@@ -257,4 +276,4 @@ def in_scope(db, tables, sha: str, buckets: tuple) -> bool:
 
 
 __all__ = ["CHUNK", "LIMITS", "MAX_ASKED", "MAX_SIZE", "SHA", "Blob", "Store", "check_kind",
-           "in_scope", "named", "named_in", "sniff"]
+           "confirm", "in_scope", "named", "named_in", "sniff", "unconfirmed"]

@@ -123,6 +123,23 @@ def test_a_sync_killed_while_sending_a_large_photo_resumes_where_it_stopped(tmp_
         proxy.close()
 
 
+def test_a_photo_that_does_not_match_its_name_is_never_kept(tmp_path, hub):
+    """The hub's copy went bad on its disk: the centre fetches it, finds the hash wrong, tries
+    once more, and keeps nothing; the sync of the rows still succeeds."""
+    a, a_id, _ = make_node(tmp_path, hub, "centro-a")
+    photo = fake_photo(2 * CHUNK + 7, 8)
+    sha = person_with_photo(a, a_id, photo)
+    sync(a)
+    Store(hub.data_dir / "media").path(sha).write_bytes(fake_photo(len(photo), 9))
+    store = Store(a / "media")
+    store.path(sha).unlink()
+
+    report = sync(a)
+    assert report["status"] == "synced" and report["blobs_received"] == 0
+    assert report["blob_bytes_received"] == 2 * len(photo)  # fetched, refused, once again
+    assert not store.has(sha) and store.received(sha) == 0
+
+
 def test_a_download_cut_short_resumes_from_the_bytes_already_here(tmp_path, hub):
     a, a_id, _ = make_node(tmp_path, hub, "centro-a")
     photo = fake_photo(10 * CHUNK, 4)
