@@ -14,11 +14,13 @@ import threading
 from collections import Counter
 
 
-class _Listener:
-    """A TCP server on 127.0.0.1 (``port``) whose connections ``_handle`` serves, on an event
-    loop in a thread of its own; ``close`` ends every connection, held or stalled ones too."""
+class _HubProxy:
+    """A TCP server on 127.0.0.1 (``port``) that opens a connection to the hub for each of its
+    own and lets ``_carry`` pass bytes between them, on an event loop in a thread of its own;
+    ``close`` ends every connection, held or stalled ones too."""
 
-    def __init__(self) -> None:
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -34,7 +36,15 @@ class _Listener:
         self._loop.run_forever()
         self._loop.close()
 
-    async def _handle(self, reader, writer) -> None:
+    async def _handle(self, client_reader, client_writer) -> None:
+        try:
+            hub_reader, hub_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+        await self._carry(client_reader, client_writer, hub_reader, hub_writer)
+
+    async def _carry(self, client_reader, client_writer, hub_reader, hub_writer) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -51,22 +61,16 @@ class _Listener:
         self._thread.join(5)
 
 
-class Proxy(_Listener):
+class Proxy(_HubProxy):
     """Forwards 127.0.0.1:<port> to the hub; holds back the ``hold_at``-th HTTP response."""
 
     def __init__(self, target_port: int, hold_at: int | None = None):
-        self.target_port = target_port
         self.hold_at = hold_at
         self.responses = 0
         self.held = threading.Event()
-        super().__init__()
+        super().__init__(target_port)
 
-    async def _handle(self, client_reader, client_writer) -> None:
-        try:
-            hub_reader, hub_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.close()
-            return
+    async def _carry(self, client_reader, client_writer, hub_reader, hub_writer) -> None:
         await asyncio.gather(self._pipe(client_reader, hub_writer, watch=False),
                              self._pipe(hub_reader, client_writer, watch=True),
                              return_exceptions=True)
@@ -99,7 +103,7 @@ class Proxy(_Listener):
 FAULTS = ("drop_request", "drop_response", "stall", "reset", "truncate")
 
 
-class FaultProxy(_Listener):
+class FaultProxy(_HubProxy):
     """Forwards 127.0.0.1:<port> to the hub one HTTP message at a time, and spoils about one
     exchange (a request and its answer) in ``every``, chosen with ``random.Random(seed)``, as is
     where a message is cut. The kinds of ``FAULTS`` come in turn, so that a few dozen exchanges
@@ -120,14 +124,13 @@ class FaultProxy(_Listener):
     """
 
     def __init__(self, target_port: int, *, seed: int = 0, every: int = 3):
-        self.target_port = target_port
         self.every = every
         self.active = True
         self.exchanges = self.answered = self.lost_answers = 0
         self.applied: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._turn = 0
-        super().__init__()
+        super().__init__(target_port)
 
     def _plan(self) -> tuple[str, float, bool] | None:
         """Drawn when a request has arrived: no fault, or (kind, where to cut, early): a stall or
@@ -140,12 +143,7 @@ class FaultProxy(_Listener):
         self._turn += 1
         return kind, self._rng.random(), early
 
-    async def _handle(self, client_reader, client_writer) -> None:
-        try:
-            hub_reader, hub_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.close()
-            return
+    async def _carry(self, client_reader, client_writer, hub_reader, hub_writer) -> None:
         try:
             while await self._exchange(client_reader, client_writer, hub_reader, hub_writer):
                 pass
