@@ -17,6 +17,7 @@ import logging
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -64,17 +65,28 @@ def hub_client(config):
 
 # One sync at a time: an OS lock on a file of the data directory.
 
+LOCK_WAIT = 1.0  # seconds a sync waits for the lock: longer than a look, shorter than a sync
+
 
 @contextlib.contextmanager
-def sync_lock(data_dir: str | Path):
-    """Hold the centre's sync lock, or raise Busy at once. The OS frees it if the process dies."""
+def sync_lock(data_dir: str | Path, wait: float = 0.0):
+    """Hold the centre's sync lock, or raise Busy. The OS frees it if the process dies.
+
+    ``wait`` is how long to keep trying. A sync waits a moment, because ``is_running`` takes the
+    lock for an instant to look, and a page polling it must not make a sync give up.
+    """
     path = Path(data_dir) / LOCK_FILE
     handle = open(path, "a+b")  # noqa: SIM115 (closed below, after unlocking)
     try:
-        try:
-            _lock(handle)
-        except OSError:
-            raise Busy() from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                _lock(handle)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise Busy() from None
+                time.sleep(0.02)
         try:
             yield
         finally:
@@ -124,7 +136,7 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
     from sync.media import Store
 
     config = app.config
-    with sync_lock(config["DATA_DIR"]), app.app_context():
+    with sync_lock(config["DATA_DIR"], wait=LOCK_WAIT), app.app_context():
         db = get_db()
         report = report or SyncReport()
         to_send = pending(db)

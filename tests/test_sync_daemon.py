@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def test_retries_double_up_to_the_ceiling_with_jitter_between_half_and_whole():
 
 HOLD_LOCK = """
 import sys
+import threading
 from kiosk.syncing import sync_lock
 with sync_lock(sys.argv[1]):
     print("held", flush=True)
@@ -87,6 +89,27 @@ def test_only_one_sync_runs_at_a_time_across_processes(tmp_path, hub):
         holder.wait(10)
     assert not syncing.is_running(path)  # the OS let go of it with the process
     assert infocentre(path, "sync", "now").returncode == 0
+
+
+def test_a_look_at_the_lock_never_makes_a_sync_give_up(tmp_path):
+    """The sync page asks `is_running` every second; a sync starting at that instant must run."""
+    with syncing.sync_lock(tmp_path):  # someone looking, for a while longer than a look takes
+        started = time.monotonic()
+        waiter = threading.Thread(target=lambda: held.append(_take(tmp_path)))
+        held: list = []
+        waiter.start()
+        time.sleep(0.3)
+    waiter.join(5)
+    assert held == ["taken"] and time.monotonic() - started >= 0.3
+    # A real sync holding it for longer than the wait still turns the next one away.
+    with syncing.sync_lock(tmp_path), pytest.raises(syncing.Busy):
+        with syncing.sync_lock(tmp_path, wait=0.2):
+            pass
+
+
+def _take(data_dir) -> str:
+    with syncing.sync_lock(data_dir, wait=syncing.LOCK_WAIT):
+        return "taken"
 
 
 def test_a_killed_sync_does_not_keep_the_lock(tmp_path, hub):

@@ -136,7 +136,7 @@ def _one_at_a_time(config):
         yield
         return
     try:
-        with syncing.sync_lock(config["DATA_DIR"]):
+        with syncing.sync_lock(config["DATA_DIR"], wait=syncing.LOCK_WAIT):
             yield
     except syncing.Busy:
         raise KioskError(_("Another sync of this centre is running; try again when it "
