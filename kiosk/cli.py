@@ -186,13 +186,17 @@ def demo(installation):
                 made += area.demo(get_db(), centre_id=app.config["CENTRE_ID"],
                                   role=app.config["ROLE"], content_dir=app.config["CONTENT_DIR"],
                                   now=utcnow())
-    added = sum(1 for m in made if m["new"])
+    people = [m for m in made if "role" in m]  # areas may also say what else they loaded
+    added = sum(1 for m in people if m["new"])
     click.echo(ngettext("Demo loaded: %(num)d new account (%(total)d in all). Sign in as:",
                         "Demo loaded: %(num)d new accounts (%(total)d in all). Sign in as:",
-                        added, total=len(made)))
-    for m in made:
+                        added, total=len(people)))
+    for m in people:
         label = _("password") if m["role"] == "regional" else _("PIN")
         click.echo(f"  {m['name']:<20} {m['role']:<12} {label} {m['secret']}")
+    for m in made:
+        if "message" in m:
+            click.echo(m["message"])
 
 
 def _attach_area_commands() -> None:

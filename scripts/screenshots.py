@@ -102,6 +102,56 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     db.close()
 
 
+def course_pages(page, node: str, snap) -> None:
+    """The demo villager (who finished the computer course) browses, reads and answers."""
+    from kiosk.courses.packs import course_id, lesson_id
+
+    course, quiz = course_id("using-a-computer"), lesson_id("using-a-computer", "final-quiz")
+    for name, path in [
+            ("courses", "/courses/"), ("courses-selling", "/courses/?topic=selling"),
+            ("course", f"/courses/{course}"),
+            ("lesson", f"/courses/{course}/lessons/{lesson_id('using-a-computer', 'mouse')}"),
+            ("lesson-2", f"/courses/{course}/lessons/{lesson_id('using-a-computer', 'mouse')}"
+                         "?page=2"),
+            ("quiz-result", f"/courses/{course}/quiz/{quiz}"),
+            ("quiz", f"/courses/{course}/quiz/{quiz}?again=1"),
+            ("certificate", f"/courses/{course}/certificate")]:
+        page.goto(node + path)
+        snap(name)
+    page.goto(f"{node}/courses/{course}/quiz/{quiz}?again=1")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    snap("quiz-no-answer")
+    page.locator("label.answer").nth(1).click()
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    snap("quiz-feedback")
+    page.emulate_media(media="print")
+    page.goto(f"{node}/courses/{course}/certificate")
+    snap("certificate-print")
+    page.emulate_media(media="screen")
+
+
+def class_pages(page, node: str, snap) -> None:
+    """The facilitator's view of the demo class: grid, who needs help, attendance, CSV links."""
+    page.goto(f"{node}/courses/classes")
+    snap("classes")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    snap("classes-errors")
+    page.goto(f"{node}/courses/classes")
+    page.locator("a.class-link").first.click()
+    page.wait_for_load_state()
+    snap("class")
+    page.locator("#sessions a.btn").first.click()
+    page.wait_for_load_state()
+    snap("attendance")
+    page.go_back()
+    page.locator("a[href$='/certificates']").click()
+    page.wait_for_load_state()
+    snap("class-certificates")
+
+
 def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> list[Path]:
     saved = []
 
@@ -138,6 +188,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     snap("idle-warning")
     page.goto(f"{node}/auth/people")
     snap("forbidden")
+    course_pages(page, node, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()
     snap("signed-out")
@@ -166,6 +217,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     with page.expect_navigation():
         page.locator("button[name=action][value=save]").click()
     snap("person-photo")
+    class_pages(page, node, snap)
     sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()

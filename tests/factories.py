@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from pathlib import Path
 
 from kiosk.auth import models as accounts
 from sync.engine.state import applying
@@ -38,3 +39,56 @@ def received(db, centre_id: str):
 
 def count(db, table: str) -> int:
     return db.table(table).count
+
+
+def make_course(db, tmp_path, *, lessons: int = 3, pack_id: str = "basics", version: int = 1,
+                questions: int = 3, pass_mark: int = 60, languages=("es", "en"),
+                centre_id: str | None = None, role: str = "node", now: dt.datetime = WHEN
+                ) -> dict:
+    """A course installed from a pack written in ``tmp_path``: ``lessons`` reading lessons
+    ("lesson-1"...) then one quiz ("final-quiz") of ``questions`` questions (see
+    ``tests/packs.py`` for the right answers). Media go to the store beside the database.
+
+    Returns ``{"id", "pack", "folder", "lessons": [reading lesson ids], "quiz": its id}``.
+    """
+    from kiosk.courses import packs
+
+    from .packs import install, write_pack
+
+    keys = tuple(f"lesson-{n}" for n in range(1, lessons + 1))
+    folder = write_pack(Path(tmp_path) / f"pack-{pack_id}-{version}", pack_id=pack_id,
+                        version=version, lessons=keys, questions=questions,
+                        pass_mark=pass_mark, languages=tuple(languages))
+    database = Path(db.execute("PRAGMA database_list").fetchone()[2])
+    own = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
+    install(db, folder, centre_id=centre_id or own, role=role, data_dir=database.parent,
+            now=now)
+    return {"id": packs.course_id(pack_id), "pack": pack_id, "folder": folder,
+            "lessons": [packs.lesson_id(pack_id, key) for key in keys],
+            "quiz": packs.lesson_id(pack_id, "final-quiz") if questions else None}
+
+
+def take_quiz(db, course: dict, learner_id: str, *, right: bool, centre_id: str,
+              now: dt.datetime = WHEN) -> dict:
+    """One whole try of the course's quiz, every answer right or every answer wrong."""
+    from kiosk.courses import models
+
+    lesson = models.get_lesson(db, course["id"], course["quiz"], "en")
+    result = {}
+    for question in models.questions_of(db, course["quiz"], "en"):
+        wrong = [c for c, _words in question["choices"] if c not in question["correct"]]
+        result = models.answer(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson,
+                               question_id=question["id"], now=now,
+                               chosen=question["correct"] if right else wrong[:1])
+    return result
+
+
+def finish_lessons(db, course: dict, learner_id: str, *, upto: int | None = None,
+                   centre_id: str, now: dt.datetime = WHEN) -> None:
+    """Read the course's first ``upto`` reading lessons (all of them by default) to the end."""
+    from kiosk.courses import models
+
+    for lesson_id in course["lessons"][:upto]:
+        lesson = models.get_lesson(db, course["id"], lesson_id, "en")
+        models.finish_lesson(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson,
+                             now=now)

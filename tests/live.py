@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -14,6 +15,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_PIN = {"villager": "1111", "facilitator": "2222", "cooperative": "3333", "admin": "4444"}
 DEMO = {
@@ -92,8 +95,16 @@ def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30) -
     raise RuntimeError(f"the server did not start:\n{(data_dir / 'server.log').read_text()}")
 
 
-def start_demo_server(data_dir: Path, role: str = "node", env: dict | None = None) -> LiveServer:
+def start_demo_server(data_dir: Path, role: str = "node", env: dict | None = None,
+                      courses: bool = True) -> LiveServer:
+    """A demo centre or hub; ``courses=False`` leaves out the shipped courses (and their
+    pictures, which every centre's first sync would otherwise fetch)."""
     name = "Centro Comunitario Demo" if role == "node" else "Hub Regional Demo"
     infocentre(data_dir, "init", "--role", role, "--name", name)
-    infocentre(data_dir, "demo")
+    demo_env = {}
+    if not courses:
+        content = data_dir.parent / f"{data_dir.name}-content"
+        shutil.copytree(ROOT / "content" / "demo", content / "demo")
+        demo_env["INFOCENTRE_CONTENT_DIR"] = str(content)
+    infocentre(data_dir, "demo", env=demo_env)
     return start_server(data_dir, env=env)

@@ -10,12 +10,20 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from kiosk.courses.packs import course_id, lesson_id
+
 from .live import DEMO, DEMO_PASSWORD, DEMO_PIN, start_demo_server
 
 pytestmark = pytest.mark.browser
 
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
                                              "wcag22aa"]}}
+
+
+# The shipped course the demo class takes; Rosa (the demo villager) has finished it.
+COMPUTER = course_id("using-a-computer")
+MOUSE = lesson_id("using-a-computer", "mouse")
+QUIZ = lesson_id("using-a-computer", "final-quiz")
 
 
 def choose_language(page, base, code):
@@ -46,6 +54,43 @@ def test_villager_finds_her_name_and_signs_in_with_the_keypad(page, live_node):
     choose_language(page, base, "es")
     expect(page.locator("h1")).to_contain_text("¡Hola, Rosa Quishpe!")
     expect(page.get_by_role("button", name="Salir")).to_be_visible()
+
+
+def test_a_learner_takes_a_lesson_answers_the_quiz_and_sees_progress(page, live_node):
+    base = live_node.url
+    page.goto(f"{base}/auth/signin")
+    page.get_by_role("link", name="Tránsito Lema").click()  # the demo learner not started
+    for digit in DEMO_PIN["villager"]:
+        page.click(f"[data-keypad] button[data-key='{digit}']")
+    page.click("[data-keypad] button.ok")
+    page.wait_for_url(f"{base}/")
+    choose_language(page, base, "es")
+    page.get_by_role("link", name=re.compile("^Cursos")).click()
+    card = page.locator(".course-card", has_text="Usar una computadora")
+    card.get_by_role("link", name="Empezar").click()
+    expect(page.locator(".lesson-where")).to_contain_text("Lección 1 de 6")
+    while page.get_by_role("link", name="Siguiente").count():
+        page.get_by_role("link", name="Siguiente").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Terminé esta lección").click()
+    expect(page.locator(".notice.success")).to_contain_text("Muy bien")
+    expect(page.locator(".lesson-where")).to_contain_text("Lección 2 de 6 · página 1")
+
+    page.goto(f"{base}/courses/{COMPUTER}/quiz/{QUIZ}")
+    expect(page.locator("label.lesson-where")).to_contain_text("Pregunta 1 de 8")
+    page.locator("label.answer").first.click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Comprobar mi respuesta").click()
+    expect(page.locator(".feedback")).to_be_visible()
+    expect(page.locator("label.answer.right")).to_have_count(1)
+    page.get_by_role("link", name="Siguiente pregunta").click()
+    expect(page.locator("label.lesson-where")).to_contain_text("Pregunta 2 de 8")
+
+    page.goto(f"{base}/courses/{COMPUTER}")
+    expect(page.locator("label[for=course-progress]")).to_contain_text("1 de 6 lecciones")
+    expect(page.locator(".lesson-item.done")).to_have_count(1)
+    page.get_by_role("link", name="Seguir donde me quedé").click()
+    expect(page.locator("label.lesson-where")).to_contain_text("Pregunta 2 de 8")
 
 
 def test_keypad_delete_key_removes_the_last_number(page, live_node):
@@ -178,6 +223,16 @@ def pages_to_check(node, hub):
         ("new-person-errors", "facilitator", node, "new-person-errors"),
         ("give-pin", "facilitator", node, "give-pin"),
         ("sync", "facilitator", node, "/sync"),
+        ("courses", "villager", node, "/courses/"),
+        ("course", "villager", node, f"/courses/{COMPUTER}"),
+        ("lesson", "villager", node, f"/courses/{COMPUTER}/lessons/{MOUSE}?page=2"),
+        ("quiz", "villager", node, f"/courses/{COMPUTER}/quiz/{QUIZ}?again=1"),
+        ("quiz-result", "villager", node, f"/courses/{COMPUTER}/quiz/{QUIZ}"),
+        ("certificate", "villager", node, f"/courses/{COMPUTER}/certificate"),
+        ("classes", "facilitator", node, "/courses/classes"),
+        ("class", "facilitator", node, "class"),
+        ("attendance", "facilitator", node, "attendance"),
+        ("class-certificates", "facilitator", node, "class-certificates"),
         ("hub-home", None, hub, "/"),
         ("hub-sign-in", None, hub, "/auth/signin"),
         ("hub-staff-home", "regional", hub, "/"),
@@ -208,6 +263,15 @@ def open_page(page, base, role, what, code):
     elif what == "new-person-errors":
         page.goto(f"{base}/auth/people/new")
         page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+    elif what in ("class", "attendance", "class-certificates"):
+        page.goto(f"{base}/courses/classes")
+        page.locator("a.class-link").first.click()
+        page.wait_for_load_state()
+        if what == "attendance":
+            page.locator("#sessions a.btn").first.click()
+        elif what == "class-certificates":
+            page.locator("a[href$='/certificates']").click()
         page.wait_for_load_state()
     elif what == "give-pin":
         page.goto(f"{base}/auth/people")

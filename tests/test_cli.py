@@ -146,13 +146,25 @@ def test_demo_loads_one_account_per_role_and_adds_nothing_the_second_time(data_d
     roles = {a["role"] for a in json.loads(run_cli(data_dir, "user", "list", "--json").output)}
     assert roles == {"villager", "facilitator", "cooperative", "admin", "regional"}
     db = open_db(data_dir / "infocentre.db")
-    assert count(db, "accounts") == count(db, "demo_rows") == 10
+    assert count(db, "accounts") == 10
+    assert db.execute("SELECT count(*) FROM demo_rows WHERE table_name = 'accounts'"
+                      ).fetchone()[0] == 10
+    # The shipped courses, and a demo class whose learners stand at different points.
+    assert "Courses: " in first.output and "Usar una computadora" in first.output
+    assert "A demo class" in first.output
+    assert count(db, "courses") == 3 and count(db, "classes") == 1
+    rows_after_first = count(db, "demo_rows")
+    assert count(db, "certificates") == 1 and rows_after_first > 10
+    assert db.execute("SELECT count(*) FROM quiz_attempts WHERE passed = 0").fetchone()[0] == 2
+    assert count(db, "demo_rows") == rows_after_first  # the second run added nothing
 
 
 def test_demo_at_the_hub_loads_only_staff(hub_dir, run_cli):
     result = run_cli(hub_dir, "demo")
     assert "1 new account (1 in all)" in result.output
     assert "password region-demo-2026" in result.output
+    db = open_db(hub_dir / "infocentre.db")
+    assert count(db, "courses") == 3 and count(db, "classes") == 0  # courses for every centre
 
 
 def test_every_command_has_help():

@@ -124,8 +124,13 @@ def test_a_standalone_centre_joins_keeping_its_data_but_not_the_demo(tmp_path, h
     infocentre(path, "demo")
     infocentre(path, "user", "add", "Manuela Real", "--role", "villager", "--pin", "2468")
     made = add_node(hub, "Centro Solo")
+    demo_rows = db_rows(path, "SELECT count(*) FROM demo_rows")[0][0]
     joined = infocentre(path, "join", "--hub", hub.url, "--token", made["token"])
-    assert "Removing the demo data first (10 rows)" in joined.stdout
+    assert f"Removing the demo data first ({demo_rows} rows)" in joined.stdout
+    # The demo class and its records go; the courses stay (they are the hub's, not demo).
+    assert db_rows(path, "SELECT count(*) FROM classes") == [(0,)]
+    assert db_rows(path, "SELECT count(*) FROM progress") == [(0,)]
+    assert db_rows(path, "SELECT count(*) FROM courses") == [(3,)]
     assert db_rows(path, "SELECT name, centre_id FROM accounts") == [
         ("Manuela Real", made["node_id"])]
     result, report = sync(path)
@@ -167,6 +172,7 @@ def test_an_old_centre_is_asked_to_update_and_keeps_its_changes(tmp_path, hub):
 
 def test_records_travel_compressed_within_150_bytes_each(tmp_path, hub):
     path, made = new_node(tmp_path, hub)
+    sync(path)  # the first sync brings the region's courses and their pictures
     with sqlite3.connect(path / "infocentre.db") as db:
         db.executemany(
             "INSERT INTO accounts (id, centre_id, name, role, lang, created_at, updated_at) "

@@ -20,6 +20,7 @@ PERMISSIONS = {
     "manage_people": {"facilitator", "admin"},
     "manage_staff": {"admin"},  # create facilitators and admins, reset their PINs
     "sync_now": {"facilitator", "admin"},  # start a sync with the hub
+    "teach": {"facilitator", "admin"},  # classes: enrolment, attendance, progress, certificates
 }
 
 # The roles a person may give to the accounts they create.

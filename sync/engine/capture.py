@@ -14,7 +14,7 @@ import uuid
 from sqlite_utils import Database
 
 from .clock import STAMP_SQL
-from .registry import UPLOAD_ANY, SyncedTable, synced_columns
+from .registry import UPLOAD_ANY, UPLOAD_HUB, SyncedTable, synced_columns
 from .schema import MIGRATIONS
 from .state import immediate
 
@@ -39,7 +39,10 @@ def install(db: Database, tables: list[SyncedTable], *, node_id: str, role: str)
             shape[spec.name] = sorted(name for _, name in columns)
             for statement in trigger_sql(table_id, spec, columns):
                 db.execute(statement)
-            _adopt_rows(db, table_id, spec.name)
+            if not (role == "node" and spec.upload == UPLOAD_HUB):
+                # A centre's copy of the hub's rows (a course pack installed from a USB stick)
+                # stays uncaptured: only the hub may change them, and its copy wins on arrival.
+                _adopt_rows(db, table_id, spec.name)
         _note_shape(db, shape)
 
 

@@ -1,5 +1,5 @@
 /* Infocentre kiosk: small enhancements. Every page works without this file; it adds the
-   live name filter, the on-screen PIN keypad and the idle countdown. */
+   live name filter, the on-screen PIN keypad, the idle countdown and the attendance count. */
 "use strict";
 
 (function () {
@@ -7,6 +7,26 @@
 
   function fold(text) {
     return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  // Certificates: a Print button (the page prints well without it, from the browser's menu).
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  // Attendance: a live count of the learners marked present (the form saves without it).
+  var roll = document.querySelector("[data-attendance]");
+  if (roll) {
+    var counter = document.getElementById("present-count");
+    var boxes = roll.querySelectorAll("input[name=present]");
+    var count = function () {
+      var here = 0;
+      boxes.forEach(function (box) { if (box.checked) { here += 1; } });
+      counter.textContent = counter.getAttribute("data-template")
+        .replace("{present}", here).replace("{total}", boxes.length);
+    };
+    roll.addEventListener("change", count);
+    count();
   }
 
   // Sign-in: keep only the names that start (or have a word starting) with what is typed.

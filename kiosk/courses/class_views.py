@@ -1,0 +1,300 @@
+"""Facilitators' class pages: the centre's classes, a class's progress grid and who needs help,
+enrolment, attendance in one tap per learner, CSV downloads and the class's certificates.
+
+Imports the area's models, ``kiosk.auth`` decorators, ``kiosk.data`` and ``kiosk.i18n``; the
+routes sit on the learners' blueprint (``views.bp``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
+
+from ..auth.access import node_only, permission_required
+from ..data import get_db, utcnow
+from ..errors import ValidationError
+from ..i18n import _, current_language
+from . import models
+from .views import bp
+
+SHOWN_CANDIDATES = 40  # people offered at once when adding to a class; a search narrows it
+
+
+def _centre() -> str:
+    return current_app.config["CENTRE_ID"]
+
+
+def _class(class_id: str) -> dict:
+    """A class of this centre; another centre's (or none) raises NotFound, a 404 page."""
+    return models.get_class(get_db(), class_id, _centre(), current_language())
+
+
+def _today() -> dt.date:
+    """Today where the centre is (a class at 8 pm in Ecuador is not tomorrow's)."""
+    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _day(held_on: str | None) -> dt.date | None:
+    # A bare "YYYY-MM-DD" given to the date filter would be read as UTC midnight: the day before.
+    return dt.date.fromisoformat(held_on) if held_on else None
+
+
+# The centre's classes.
+
+
+def _courses() -> list[dict]:
+    found = models.catalogue(get_db(), lang=current_language(), every_language=True)
+    return sorted(found, key=lambda c: c["title"].casefold())
+
+
+@bp.route("/classes", methods=["GET", "POST"])
+@node_only  # the hub has no classes
+@permission_required("teach")
+def classes():
+    archived = request.args.get("archived") == "1"
+    form = {"name": request.form.get("name", ""), "course": request.form.get("course", "")}
+    errors: dict[str, list[str]] = {}
+    courses = _courses()
+    if request.method == "POST":
+        archived = False
+        if form["course"] not in {c["id"] for c in courses}:
+            errors["course"] = [_("Choose one of the courses of the list.")]
+        db = get_db()
+        try:
+            with db.atomic():  # the name is checked by the model; a course not offered undoes it
+                class_id = models.create_class(
+                    db, centre_id=_centre(), name=unicodedata.normalize("NFC", form["name"]),
+                    course_id=form["course"], facilitator_id=g.user["id"], now=utcnow())
+                if errors:
+                    raise ValidationError(errors)
+        except ValidationError as e:
+            errors = {**e.errors, **errors}
+        if not errors:
+            flash(_("The class is ready. Now add its learners."), "success")
+            return redirect(url_for(".class_page", class_id=class_id))
+    found = models.list_classes(get_db(), _centre(), current_language(), archived=archived)
+    for row in found:
+        row["last_day"] = _day(row["last_session"])
+    return render_template("courses/class_list.html", classes=found, courses=courses,
+                           archived=archived, form=form, errors=errors), 400 if errors else 200
+
+
+# One class.
+
+
+def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
+    db = get_db()
+    grid = models.class_grid(db, class_id, _centre(), current_language(), utcnow())
+    query = request.args.get("q", "").strip()[:60]
+    people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query)
+    sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
+    return render_template(
+        "courses/class_page.html", grid=grid, klass=grid["class"], sessions=sessions,
+        stuck=[row for row in grid["rows"] if row["stuck"]], query=query,
+        candidates=people[:SHOWN_CANDIDATES], more=max(0, len(people) - SHOWN_CANDIDATES),
+        errors=errors or {}), status
+
+
+@bp.get("/classes/<class_id>")
+@node_only
+@permission_required("teach")
+def class_page(class_id):
+    return _class_page(class_id)
+
+
+def _back(class_id: str, anchor: str):
+    query = request.form.get("q", "").strip()[:60] or None
+    return redirect(url_for(".class_page", class_id=class_id, q=query, _anchor=anchor))
+
+
+@bp.post("/classes/<class_id>/enrol")
+@node_only
+@permission_required("teach")
+def enrol(class_id):
+    _class(class_id)
+    learner_id = request.form.get("learner_id", "")
+    try:
+        models.enrol(get_db(), class_id=class_id, learner_id=learner_id, centre_id=_centre(),
+                     now=utcnow())
+    except ValidationError as e:
+        flash(str(e), "error")
+        return _class_page(class_id, status=400)
+    added = next(p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id)
+    flash(_("%(name)s is now in the class.", name=added["name"]), "success")
+    return _back(class_id, "learners")
+
+
+@bp.post("/classes/<class_id>/unenrol")
+@node_only
+@permission_required("teach")
+def unenrol(class_id):
+    _class(class_id)
+    learner_id = request.form.get("learner_id", "")
+    leaving = [p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id]
+    if not leaving:
+        flash(_("This person is not in the class."), "error")
+        return _class_page(class_id, status=400)
+    # Leaving sets active = 0: progress and attendance stay, and adding them again restores it.
+    models.unenrol(get_db(), class_id=class_id, learner_id=learner_id)
+    flash(_("%(name)s left the class.", name=leaving[0]["name"]), "success")
+    return _back(class_id, "learners")
+
+
+@bp.post("/classes/<class_id>/edit")
+@node_only
+@permission_required("teach")
+def edit_class(class_id):
+    klass = _class(class_id)
+    db = get_db()
+    if "archive" in request.form:
+        archived = request.form["archive"] == "1"
+        models.archive_class(db, class_id, archived, utcnow())
+        flash(_("The class is archived. You find it under “Archived classes”.") if archived
+              else _("The class is back in the list."), "success")
+        return redirect(url_for(".classes") if archived else url_for(".class_page",
+                                                                     class_id=class_id))
+    try:
+        models.rename_class(db, class_id, unicodedata.normalize(
+            "NFC", request.form.get("name", "")), utcnow())
+    except ValidationError as e:
+        return _class_page(class_id, errors=e.errors, status=400)
+    if klass["name"] != _class(class_id)["name"]:
+        flash(_("The class has a new name."), "success")
+    return redirect(url_for(".class_page", class_id=class_id))
+
+
+# Attendance: one session per class and day; one tap per learner, one save.
+
+
+@bp.post("/classes/<class_id>/sessions")
+@node_only
+@permission_required("teach")
+def open_session(class_id):
+    _class(class_id)
+    sid = models.open_session(get_db(), class_id=class_id, centre_id=_centre(), day=_today(),
+                              now=utcnow())
+    return redirect(url_for(".attendance", class_id=class_id, session_id=sid))
+
+
+@bp.route("/classes/<class_id>/sessions/<session_id>", methods=["GET", "POST"])
+@node_only
+@permission_required("teach")
+def attendance(class_id, session_id):
+    klass = _class(class_id)
+    db = get_db()
+    session = models.get_session(db, class_id, session_id)
+    learners = models.learners_of(db, class_id)
+    marked = models.attendance_of(db, session_id)
+    present = {learner_id for learner_id, here in marked.items() if here}
+    status = 200
+    if request.method == "POST":
+        present = set(request.form.getlist("present"))
+        try:
+            count = models.record_attendance(db, class_id=class_id, session_id=session_id,
+                                             present=present, centre_id=_centre(), now=utcnow())
+        except ValidationError as e:
+            flash(str(e), "error")
+            status = 400
+        else:
+            flash(_("Attendance saved: %(present)s of %(total)s present.", present=count,
+                    total=len(learners)), "success")
+            return redirect(url_for(".class_page", class_id=class_id, _anchor="sessions"))
+    return render_template("courses/class_session.html", klass=klass, session=session,
+                           day=_day(session["held_on"]), learners=learners, present=present,
+                           count=len(present & {p["id"] for p in learners}),
+                           saved=bool(marked)), status
+
+
+# Downloads and certificates.
+
+
+def _cell(value) -> str | int:
+    """A value a spreadsheet shows as text: "=1+2" stays text, never a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv(rows: list[list], klass: dict, what: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    # The BOM lets a spreadsheet on Windows read the accents as UTF-8.
+    body = out.getvalue().encode("utf-8-sig")
+    ascii_name = unicodedata.normalize("NFKD", klass["name"]).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60] or "class"
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{stem}-{what}.csv"'})
+
+
+def _local_day(moment: str | None) -> str:
+    if not moment:
+        return ""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    return dt.datetime.fromisoformat(moment).astimezone(zone).date().isoformat()
+
+
+@bp.get("/classes/<class_id>/progress.csv")
+@node_only
+@permission_required("teach")
+def progress_csv(class_id):
+    grid = models.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
+    header = [_("Name"), _("Lessons done"), _("Lessons")]
+    for number, lesson in enumerate(grid["lessons"], 1):
+        header.append(f"{number}. {lesson['title']}")
+        if lesson["kind"] == "quiz":
+            header.append(_("%(lesson)s: best score (%%)", lesson=f"{number}. {lesson['title']}"))
+    header += [_("Certificate"), _("Last activity")]
+    words = {"done": _("done"), "started": _("started"), "todo": ""}
+    rows = [header]
+    for row in grid["rows"]:
+        line = [row["learner"]["name"], row["done"], row["total"]]
+        for cell in row["cells"]:
+            line.append(words[cell["status"]])
+            if cell["kind"] == "quiz":
+                line.append(cell["score"])
+        certificate = row["certificate"]
+        line += [certificate["code"] if certificate else "", _local_day(row["last_active"])]
+        rows.append(line)
+    return _csv(rows, grid["class"], "progress")
+
+
+@bp.get("/classes/<class_id>/attendance.csv")
+@node_only
+@permission_required("teach")
+def attendance_csv(class_id):
+    klass = _class(class_id)
+    db = get_db()
+    sessions = sorted(models.sessions_of(db, class_id), key=lambda s: s["held_on"])
+    marks = [models.attendance_of(db, s["id"]) for s in sessions]
+    rows = [[_("Name"), *(s["held_on"] for s in sessions), _("Sessions attended")]]
+    for learner in models.learners_of(db, class_id):
+        here = [int(m.get(learner["id"], False)) for m in marks]
+        rows.append([learner["name"], *here, sum(here)])
+    totals = [sum(row[1 + i] for row in rows[1:]) for i in range(len(sessions))]
+    rows.append([_("Present"), *totals, sum(totals)])
+    return _csv(rows, klass, "attendance")
+
+
+@bp.get("/classes/<class_id>/certificates")
+@node_only
+@permission_required("teach")
+def class_certificates(class_id):
+    klass = _class(class_id)
+    db = get_db()
+    issued = []
+    for learner in models.learners_of(db, class_id):
+        found = models.find_certificate(db, learner["id"], klass["course_id"])
+        if found:
+            issued.append({"name": learner["name"], "code": found["code"],
+                           "issued_at": found["issued_at"]})
+    return render_template("courses/certificates.html", course=klass["course"],
+                           certificates=issued,
+                           back=url_for(".class_page", class_id=class_id))
