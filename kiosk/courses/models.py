@@ -630,6 +630,7 @@ def class_grid(db: Database, class_id: str, centre_id: str, lang: str,
                now: dt.datetime) -> dict:
     """Learner × lesson: each cell's state and quiz score, who is stuck and why."""
     klass = get_class(db, class_id, centre_id, lang)
+    lang = klass["course"]["lang"]  # the course's words in the language it is shown in
     lessons = lessons_of(db, klass["course_id"], lang)
     sessions = sessions_of(db, class_id)
     attended: dict[str, int] = {}
