@@ -299,12 +299,14 @@ class Daemon:
     def _schedule(self, delay: float) -> None:
         if self.stopped.is_set():
             return
-        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=delay)
-        self.scheduler.add_job(self.attempt, "date", run_date=when, id="sync",
-                               replace_existing=True, max_instances=1, misfire_grace_time=None)
+        wait = dt.timedelta(seconds=delay)
+        # The scheduler runs on this machine's clock; people are shown the hub's (utcnow).
+        self.scheduler.add_job(self.attempt, "date", run_date=dt.datetime.now(dt.timezone.utc)
+                               + wait, id="sync", replace_existing=True, max_instances=1,
+                               misfire_grace_time=None)
         with self.app.app_context():
             get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
-                             [iso(when)])
+                             [iso(utcnow() + wait)])
 
     def attempt(self) -> float:
         """One turn: probe if the last one failed, sync, and plan the next turn."""

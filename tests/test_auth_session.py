@@ -28,6 +28,19 @@ def test_idle_session_is_ended_by_the_server_without_any_javascript(rosa, client
     assert count(db, "sessions") == 0
 
 
+def test_a_session_still_idles_out_after_a_sync_puts_a_fast_clock_back(rosa, client, sign_in,
+                                                                       clock, db):
+    """The PC ran a day ahead; the first sync learns the hub's time, so "now" goes back a day
+    and the session looks seen in the future. It must not stay open until the clock catches
+    up: idleness counts again from the corrected now."""
+    sign_in.pin(rosa, PIN)
+    db.execute("UPDATE _sync_state SET offset_ms = ?", [-86_400_000])  # as a sync sets it
+    assert client.get("/auth/me").status_code == 200
+    clock.advance(minutes=5, seconds=1)
+    response = client.get("/auth/me")
+    assert response.status_code == 302 and count(db, "sessions") == 0
+
+
 def test_idle_time_is_a_setting(data_dir, clock, db):
     app = make_app(data_dir, clock, IDLE_MINUTES=2)
     client = app.test_client()

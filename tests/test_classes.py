@@ -323,6 +323,20 @@ def test_attendance_for_thirty_learners_is_one_tap_each_and_one_save(db, teacher
                                    "sessions-title")
 
 
+def test_attendance_is_taken_on_the_hubs_date_when_the_pc_has_a_wrong_one(app, db, staff,
+                                                                         klass, centre):
+    """The centre's PC says Monday 23 at 15:00 UTC, but the last sync found it three days
+    behind the hub: the class meets on Thursday 26, and that is the day recorded and shown."""
+    learner(db, centre, "Rosa Quishpe", klass)
+    db.execute("UPDATE _sync_state SET offset_ms = ?", [3 * 86_400_000])  # as a sync sets it
+    client, helper = signed_in(app, staff["facilitator"])
+    response = client.post(f"/courses/classes/{klass}/sessions",
+                           data={"csrf_token": helper.token()})
+    assert response.location.endswith(models.session_id(klass, "2026-11-26"))
+    assert "Thursday, November 26, 2026" in text(client.get(response.location))
+    assert db.execute("SELECT held_on FROM class_sessions").fetchall() == [("2026-11-26",)]
+
+
 def test_a_strangers_id_in_the_attendance_saves_nothing(db, teacher, klass, centre):
     client, helper = teacher
     people = [learner(db, centre, f"Persona {n}", klass) for n in range(3)]

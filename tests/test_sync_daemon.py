@@ -281,3 +281,17 @@ def test_a_standalone_centre_says_it_has_no_hub_and_offers_no_button(app, db, si
 
 def test_the_hub_has_no_sync_page(hub_client):
     assert hub_client.get("/sync").status_code == 404
+
+
+def test_the_next_try_is_shown_by_the_hubs_clock_like_every_other_time(joined_app, db, clock):
+    """The PC runs a day behind the hub; the scheduler waits on the PC's clock, but the time
+    stored for people is the hub's, as "last sync" is, so "next try in 10 minutes" stays true."""
+    db.execute("UPDATE _sync_state SET offset_ms = ?", [86_400_000])
+    daemon = syncing.Daemon(joined_app)  # never started: only its plan is looked at
+    daemon._schedule(600)
+    [(when,)] = db.execute("SELECT next_attempt_at FROM sync_status").fetchall()
+    assert when == "2026-11-24T15:10:00+00:00", when  # the fake clock's now, a day on, + 600 s
+    with joined_app.app_context():
+        syncing.record(db, {"status": "synced"})
+    assert db.execute("SELECT last_success_at FROM sync_status").fetchone()[0] == (
+        "2026-11-24T15:00:00+00:00")

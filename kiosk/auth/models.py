@@ -276,6 +276,12 @@ def resume_session(db: Database, token: str, now: dt.datetime, idle_seconds: flo
     account = rows[0]
     seen = dt.datetime.fromisoformat(account.pop("seen_at"))
     idle = (now - seen).total_seconds()
+    if idle < 0:
+        # Seen "in the future": the clock went back (a first sync corrected a PC that ran
+        # ahead). Counting from the stored time would keep the session open until the clock
+        # caught up; idleness starts again from now instead.
+        db.execute("UPDATE sessions SET seen_at = ? WHERE id = ?", [iso(now), sid])
+        idle = 0
     if idle >= idle_seconds:
         db.execute("DELETE FROM sessions WHERE id = ?", [sid])
         return SessionState(None, expired=True)
