@@ -148,6 +148,31 @@ def test_back_after_sign_out_shows_nothing_of_the_last_person(page, live_node):
     expect(page.locator(".bar")).not_to_contain_text(DEMO["villager"])
 
 
+def test_the_photo_picker_speaks_the_pages_language_and_names_the_chosen_file(
+        page, live_node, tmp_path):
+    from PIL import Image
+    photo = tmp_path / "retrato de Ángel.png"
+    Image.new("RGB", (320, 240), (200, 120, 60)).save(photo)
+    base = live_node.url
+    sign_in_with_keypad(page, base, "facilitator")
+    choose_language(page, base, "es")
+    page.goto(f"{base}/auth/people")
+    page.locator("table.people a.btn").first.click()
+    name = page.locator("main h1").inner_text()
+    picker = page.locator("[data-file-pick]")
+    expect(picker.locator(".file-button")).to_have_text("Elegir una foto")
+    expect(picker.locator("[data-file-name]")).to_have_text("Todavía no ha elegido una foto")
+    # The real input lies over the button: a click on the page's button opens the chooser.
+    with page.expect_file_chooser() as chooser:
+        picker.locator(".file-button").click(force=True)
+    chooser.value.set_files(str(photo))
+    expect(picker.locator("[data-file-name]")).to_have_text(photo.name)
+    page.get_by_role("button", name="Guardar la foto").click()
+    page.wait_for_load_state()
+    expect(page.locator(".notice.success")).to_contain_text(f"{name} tiene una foto nueva.")
+    expect(page.locator("[data-file-name]")).to_have_text("Todavía no ha elegido una foto")
+
+
 @pytest.fixture(scope="module")
 def quick_idle_node(tmp_path_factory):
     """A demo centre that signs people out after 12 idle seconds (warning in the last 6)."""

@@ -1,5 +1,6 @@
 /* Infocentre kiosk: small enhancements. Every page works without this file; it adds the
-   live name filter, the on-screen PIN keypad, the idle countdown and the attendance count. */
+   live name filter, the on-screen PIN keypad, the idle countdown, the attendance count and
+   the chosen photo's name in the page's language. */
 "use strict";
 
 (function () {
@@ -12,6 +13,18 @@
   // Certificates: a Print button (the page prints well without it, from the browser's menu).
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
+  });
+
+  // Choosing a photo: say which file was chosen, in the page's words around its name.
+  document.querySelectorAll("[data-file-pick]").forEach(function (pick) {
+    var input = pick.querySelector("input[type=file]");
+    var shown = pick.querySelector("[data-file-name]");
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      shown.textContent = file ? file.name : shown.getAttribute("data-none");
+      shown.dir = file ? "auto" : "";
+      shown.classList.toggle("chosen", Boolean(file));
+    });
   });
 
   // Attendance: a live count of the learners marked present (the form saves without it).
