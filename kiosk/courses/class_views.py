@@ -248,9 +248,10 @@ def progress_csv(class_id):
     grid = models.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
     header = [_("Name"), _("Lessons done"), _("Lessons")]
     for number, lesson in enumerate(grid["lessons"], 1):
-        header.append(f"{number}. {lesson['title']}")
+        numbered = f"{number}. {lesson['title']}"
+        header.append(numbered)
         if lesson["kind"] == "quiz":
-            header.append(_("%(lesson)s: best score (%%)", lesson=f"{number}. {lesson['title']}"))
+            header.append(_("%(lesson)s: best score (%%)", lesson=numbered))
     header += [_("Certificate"), _("Last activity")]
     words = {"done": _("done"), "started": _("started"), "todo": ""}
     rows = [header]
