@@ -19,7 +19,7 @@ from flask import current_app, g, has_app_context
 from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
-from sync.engine.state import immediate
+from sync.engine.state import immediate, read_state
 
 from .schema import MIGRATIONS
 
@@ -169,18 +169,10 @@ def utcnow() -> dt.datetime:
 
 
 def hub_offset() -> dt.timedelta:
-    """The hub's time minus this installation's, as the last sync or bundle measured it: zero
-    at the hub, before a first sync, and for an installation not set up yet.
-
-    Read from the database each time (one row), since the sync that changes it may run in
-    another process, or in this one between two calls."""
-    if "db" not in g and not Path(current_app.config.get("DATABASE") or "").is_file():
-        return dt.timedelta(0)  # nothing to read, and nothing to create by looking
-    try:
-        row = get_db().conn.execute("SELECT offset_ms FROM _sync_state WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:  # a database older than the sync engine's tables
-        return dt.timedelta(0)
-    return dt.timedelta(milliseconds=row[0]) if row else dt.timedelta(0)
+    """The hub's time minus this installation's, as the last sync or bundle measured it (zero at
+    the hub and before a first sync). Read each time, since the sync that changes it may run in
+    another process, or in this one between two calls; the app made the row when it started."""
+    return dt.timedelta(milliseconds=read_state(get_db())["offset_ms"])
 
 
 def iso(moment: dt.datetime) -> str:

@@ -300,10 +300,10 @@ class Daemon:
         if self.stopped.is_set():
             return
         wait = dt.timedelta(seconds=delay)
-        # The scheduler runs on this machine's clock; people are shown the hub's (utcnow).
-        self.scheduler.add_job(self.attempt, "date", run_date=dt.datetime.now(dt.timezone.utc)
-                               + wait, id="sync", replace_existing=True, max_instances=1,
-                               misfire_grace_time=None)
+        # The scheduler waits on this machine's clock; people are shown the hub's (utcnow).
+        run_date = dt.datetime.now(dt.timezone.utc) + wait
+        self.scheduler.add_job(self.attempt, "date", run_date=run_date, id="sync",
+                               replace_existing=True, max_instances=1, misfire_grace_time=None)
         with self.app.app_context():
             get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
                              [iso(utcnow() + wait)])

@@ -276,19 +276,16 @@ def resume_session(db: Database, token: str, now: dt.datetime, idle_seconds: flo
     account = rows[0]
     seen = dt.datetime.fromisoformat(account.pop("seen_at"))
     idle = (now - seen).total_seconds()
-    if idle < 0:
-        # Seen "in the future": the clock went back (a first sync corrected a PC that ran
-        # ahead). Counting from the stored time would keep the session open until the clock
-        # caught up; idleness starts again from now instead.
-        db.execute("UPDATE sessions SET seen_at = ? WHERE id = ?", [iso(now), sid])
-        idle = 0
+    # Seen "in the future" when a first sync put a fast clock back: counting from the stored
+    # time would keep the session open until the clock caught up, so idleness starts again now.
+    seen_ahead = idle < 0
     if idle >= idle_seconds:
         db.execute("DELETE FROM sessions WHERE id = ?", [sid])
         return SessionState(None, expired=True)
     if account["id"] is None:
         db.execute("DELETE FROM sessions WHERE id = ?", [sid])
         return SessionState(None)
-    if touch and idle >= SESSION_TOUCH_SECONDS:
+    if seen_ahead or (touch and idle >= SESSION_TOUCH_SECONDS):
         db.execute("UPDATE sessions SET seen_at = ? WHERE id = ?", [iso(now), sid])
         idle = 0
     return SessionState(account, seconds_left=idle_seconds - idle)

@@ -19,9 +19,10 @@
   document.querySelectorAll("[data-file-pick]").forEach(function (pick) {
     var input = pick.querySelector("input[type=file]");
     var shown = pick.querySelector("[data-file-name]");
+    var none = shown.textContent;
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
-      shown.textContent = file ? file.name : shown.getAttribute("data-none");
+      shown.textContent = file ? file.name : none;
       shown.dir = file ? "auto" : "";
       shown.classList.toggle("chosen", Boolean(file));
     });
