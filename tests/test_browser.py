@@ -173,6 +173,27 @@ def test_the_photo_picker_speaks_the_pages_language_and_names_the_chosen_file(
     expect(page.locator("[data-file-name]")).to_have_text("Todavía no ha elegido una foto")
 
 
+def test_without_javascript_the_photo_field_is_the_browsers_own(browser, live_node):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    base = live_node.url
+    page.goto(f"{base}/auth/signin")
+    page.get_by_role("link", name=DEMO["facilitator"]).click()
+    page.fill("#pin", DEMO_PIN["facilitator"])
+    page.locator("button.no-js-only").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/auth/people")
+    page.locator("table.people a.btn").first.click()
+    picker = page.locator("[data-file-pick]")
+    expect(picker.locator("#photo")).to_be_visible()
+    expect(picker.locator("#photo")).to_have_css("opacity", "1")  # visible counts opacity 0
+    box = picker.locator("#photo").bounding_box()
+    assert box["height"] >= 44 and box["width"] > 200  # shown whole, not an unseen cover
+    expect(picker.locator(".file-button")).to_be_hidden()
+    expect(picker.locator("[data-file-name]")).to_be_hidden()
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def quick_idle_node(tmp_path_factory):
     """A demo centre that signs people out after 12 idle seconds (warning in the last 6)."""
