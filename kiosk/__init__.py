@@ -66,6 +66,20 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _check_restored(app: Flask, db) -> None:
+    """Before the hub writes anything: was its database put back from an older copy? Then it
+    takes a new epoch, and every centre sends and pulls everything again (sync/README.md,
+    "Restores and clones")."""
+    from sync import watermark
+    from sync.engine.hub import check_high_water
+
+    if check_high_water(db, watermark.read(app.config["DATA_DIR"])):
+        app.logger.warning("this hub's database is older than the hub had reached: it was "
+                           "restored from a backup; centres will send everything again")
+    watermark.raise_to(app.config["DATA_DIR"],
+                       db.execute("SELECT seq FROM _sync_state WHERE id = 1").fetchone()[0])
+
+
 def _install_sync(app: Flask, tables: list) -> None:
     """Check the synced tables, (re)install change capture, and on the hub serve the sync API."""
     db = data.open_db(app.config["DATABASE"])
@@ -74,11 +88,14 @@ def _install_sync(app: Flask, tables: list) -> None:
         if problems:
             raise ConfigError("synced tables cannot be synced: " + "; ".join(map(str, problems)))
         install(db, tables, node_id=app.config["CENTRE_ID"], role=app.config["ROLE"])
+        if app.config["ROLE"] == "hub":
+            _check_restored(app, db)
     finally:
         db.close()
     if app.config["ROLE"] == "hub":
         import sync.server  # only the hub serves it (and importing it costs every command)
 
         sync.server.init_app(app, get_db=data.get_db, tables=tables,
-                             media_root=data.media_dir(app.config))
+                             media_root=data.media_dir(app.config),
+                             data_dir=app.config["DATA_DIR"])
         web.csrf.exempt(sync.server.bp)  # signed with the node's secret instead

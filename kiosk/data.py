@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
 from sync.engine.state import immediate, read_state
+from sync.engine.text import tolerant_text
 
 from .schema import MIGRATIONS
 
@@ -29,6 +30,9 @@ BUSY_TIMEOUT_S = 10
 def open_db(path: str | os.PathLike) -> Database:
     """A connection for the CLI, tests and background jobs (requests use ``get_db``)."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+    # Text written as another code page (the sqlite3 tool in a Windows console) reads with
+    # U+FFFD instead of failing every page; the sync engine reads strictly and mends it.
+    conn.text_factory = tolerant_text
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     conn.execute("PRAGMA foreign_keys=on")
     _ensure_wal(conn)

@@ -9,6 +9,7 @@ file format): no Flask, no click, nothing from kiosk. The hub applies a centre's
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass, fields
 
@@ -18,19 +19,21 @@ from . import media, signing
 from .bundle_file import BundleFile, Writer, damaged, header
 from .engine import Catalog, note_hub_time, scope, serve_exchange
 from .engine.changes import count, is_id, is_int
-from .engine.clock import OFFSET_TOLERANCE_MS
 from .engine.exchange import (
     RESYNC_PULLING,
     Step,
     apply_page,
     batch_changes,
     begin_pull_resync,
-    note_report,
+    forget_deleted,
     renew_instance,
-    require_schema,
+    start_recovery,
 )
+from .engine.hub import epoch_of, note_report, require_schema
 from .engine.registry import node_buckets
+from .engine.restamp import note_acked
 from .engine.state import immediate, read_state, snapshot
+from .engine.text import NOT_UTF8, mend_text, strict_text
 from .errors import BundleError, ClockAhead, MediaError, SchemaTooOld, SyncError
 
 
@@ -99,25 +102,38 @@ def export_at_node(db: Database, tables: list, path, *, token: str, schema: int,
         kept = [b for b in batches if not inflight or b["id"] != inflight["id"]]
         db.execute("UPDATE _sync_state SET bundled = ? WHERE id = 1",
                    [json.dumps(kept) if kept else None])
-    report = BundleReport("push", node_id, entries=len(batches))
-    with Writer(path, secret) as writer:
-        with snapshot(db):  # one moment for the whole file
-            writer.line(header(
-                "push", node_id, instance=state["instance_id"], schema=schema, seq=state["seq"],
-                acked=state["acked"], cursor=state["cursor"],
-                everything=state["resync"] == RESYNC_PULLING))
-            for number, batch in enumerate(batches, 1):
-                changes = batch_changes(db, catalog, state, batch)
-                writer.entry("batch", {**batch, "changes": changes})
-                report.changes += count(changes)
-                if progress:
-                    progress("batch", number, len(batches))
-            if store is not None:
-                _write_blobs(writer, store, media.unconfirmed(db, tables, store, node_id),
-                             report, progress)
-            writer.line(_end(report.entries, report.changes, writer.blob_lines))
-        report.bytes = writer.close()
-    return report
+    for attempt in range(3):
+        report = BundleReport("push", node_id, entries=len(batches))
+        try:
+            with Writer(path, secret) as writer:
+                with strict_text(db), snapshot(db):  # one moment for the whole file
+                    _write_push(writer, db, tables, catalog, state, batches, schema, report,
+                                store, progress)
+                report.bytes = writer.close()
+            return report
+        except sqlite3.OperationalError as e:
+            if NOT_UTF8 not in str(e) or attempt == 2:
+                raise
+            mend_text(db, catalog)  # text not UTF-8 was written here: mended, then again
+    raise AssertionError("unreachable")
+
+
+def _write_push(writer: Writer, db: Database, tables: list, catalog: Catalog, state: dict,
+                batches: list, schema: int, report: BundleReport, store, progress) -> None:
+    writer.line(header(
+        "push", state["node_id"], instance=state["instance_id"], schema=schema,
+        seq=state["seq"], acked=state["acked"], cursor=state["cursor"],
+        everything=state["resync"] == RESYNC_PULLING))
+    for number, batch in enumerate(batches, 1):
+        changes = batch_changes(db, catalog, state, batch)
+        writer.entry("batch", {**batch, "changes": changes})
+        report.changes += count(changes)
+        if progress:
+            progress("batch", number, len(batches))
+    if store is not None:
+        _write_blobs(writer, store, media.unconfirmed(db, tables, store, state["node_id"]),
+                     report, progress)
+    writer.line(_end(report.entries, report.changes, writer.blob_lines))
 
 
 def _write_blobs(writer: Writer, store: media.Store, shas, report: BundleReport,
@@ -204,7 +220,7 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
     catalog = Catalog(db, tables)
     report = BundleReport("pull", node_id, entries=bundle.entries, changes=bundle.changes)
     with immediate(db):
-        go_on = _receive_news(db, head, bundle, report, wall_ms)
+        go_on = _receive_news(db, catalog, head, bundle, report, wall_ms)
     step = Step()
     for number, page in enumerate(bundle.items() if go_on else (), 1):
         if progress:
@@ -226,39 +242,46 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
     return report
 
 
-def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleReport,
-                  wall_ms: int) -> bool:
+def _receive_news(db: Database, catalog: Catalog, head: dict, bundle: BundleFile,
+                  report: BundleReport, wall_ms: int) -> bool:
     """Acknowledgements, the hub's time, a new identity or a full resynchronisation; returns
     whether to apply the pages."""
     state = read_state(db)
-    seen = head.get("seen") if isinstance(head.get("seen"), dict) else {}
-    if seen.get("instance") == state["instance_id"] and is_int(seen.get("acked")) \
-            and seen["acked"] > state["seq"]:
-        # The hub applied changes from this database copy beyond any it has made: it is a
-        # restored backup or a copy. A new identity, and the hub's next bundle brings
-        # everything again (these pages leave out what it believes this copy has).
-        renew_instance(db)
+    epoch = head.get("epoch")
+    if isinstance(epoch, str) and state["epoch"] and epoch != state["epoch"]:
+        # The hub was restored from a backup: everything goes to it again, and everything
+        # comes again from its next bundle (these pages start from a cursor it no longer has).
+        start_recovery(db, epoch)
         report.renewed = True
         return False
+    if isinstance(epoch, str) and epoch != state["epoch"]:
+        db.execute("UPDATE _sync_state SET epoch = ? WHERE id = 1", [epoch])
     if head["from"] > state["cursor"]:
         raise BundleError("This bundle follows one from the hub that this centre has not "
                           "imported: import that one first, or take a new bundle from here to "
                           "the hub and bring back its answer.", "gap")
-    report.acks = _apply_acks(db, state, head["acks"])
+    report.acks = _apply_acks(db, catalog, state, head["acks"])
     state = read_state(db)
+    seen = head.get("seen") if isinstance(head.get("seen"), dict) else {}
+    if seen.get("instance") == state["instance_id"] and is_int(seen.get("acked")) \
+            and seen["acked"] > min(state["seq"], state["acked"]):
+        # The hub acknowledged batches of this database copy that this copy did not send: it
+        # is a restored backup, or a second PC cloned from one disk. A new identity, and the
+        # hub's next bundle brings everything again (these pages leave out what it believes
+        # this copy has).
+        renew_instance(db)
+        report.renewed = True
+        return False
     refused = head.get("refused")
     pending = [json.loads(state["inflight"])] if state["inflight"] else []
     pending += json.loads(state["bundled"]) if state["bundled"] else []
-    if isinstance(refused, dict) and refused.get("batch") in {b["id"] for b in pending}:
-        # The hub refused this batch: stamped ahead of its clock. It applied none of it, nor
-        # what followed, so those changes can take new stamps (property 5).
-        note_hub_time(db, head["hub_time"], wall_ms, refused=True, transaction=False)
-        report.restamped = True
-    elif head["hub_time"] - wall_ms > state["offset_ms"] + OFFSET_TOLERANCE_MS:
-        # This computer's clock is behind the hub's at least this far. A bundle took some time
-        # to come, so its time never moves the clock back (only a refusal does, above).
-        db.execute("UPDATE _sync_state SET offset_ms = ? WHERE id = 1",
-                   [head["hub_time"] - wall_ms])
+    refused_here = isinstance(refused, dict) and refused.get("batch") in {
+        b["id"] for b in pending}
+    # The hub's time in a bundle is as old as the bundle: it moves a slow clock forward, never
+    # back. If the hub refused a batch as stamped ahead, it applied none of it nor what
+    # followed, so those changes take stamps no later than its time (property 5).
+    report.restamped = note_hub_time(db, head["hub_time"], wall_ms, refused=refused_here,
+                                     transaction=False, measured=False) and refused_here
     if head.get("full") is True and state["resync"] != RESYNC_PULLING \
             and state["cursor"] < (bundle.last_cursor or 0):
         # The hub forgot deletions this centre has not seen: rows the pages do not bring are
@@ -268,22 +291,26 @@ def _receive_news(db: Database, head: dict, bundle: BundleFile, report: BundleRe
     return True
 
 
-def _apply_acks(db: Database, state: dict, acks: list) -> int:
+def _apply_acks(db: Database, catalog: Catalog, state: dict, acks: list) -> int:
     """Mark acknowledged the batches this database really sent; returns how many."""
-    ids = {a.get("batch") for a in acks if isinstance(a, dict)}
+    by_id = {a.get("batch"): a for a in acks if isinstance(a, dict)}
     inflight = json.loads(state["inflight"]) if state["inflight"] else None
     bundled = json.loads(state["bundled"]) if state["bundled"] else []
     acked, done, moved = state["acked"], 0, True
     while moved:  # each step extends the acknowledged prefix, whatever order they come in
         moved = False
         for batch in ([inflight] if inflight else []) + bundled:
-            if batch["id"] in ids and batch["from"] <= acked < batch["to"]:
+            if batch["id"] in by_id and batch["from"] <= acked < batch["to"]:
+                note_acked(db, state["node_idx"], batch["from"], batch["to"])
+                forget_deleted(db, catalog, by_id[batch["id"]].get("gone"))
                 acked, done, moved = batch["to"], done + 1, True
     if acked > state["acked"]:
         left = [b for b in bundled if b["to"] > acked]
         db.execute("UPDATE _sync_state SET acked = ?, bundled = ?, inflight = CASE WHEN ? "
-                   "THEN NULL ELSE inflight END WHERE id = 1",
+                   "THEN NULL ELSE inflight END, owed_ms = CASE WHEN ? THEN 0 ELSE owed_ms END "
+                   "WHERE id = 1",
                    [acked, json.dumps(left) if left else None,
+                    bool(inflight and inflight["to"] <= acked),
                     bool(inflight and inflight["to"] <= acked)])
     return done
 
@@ -344,6 +371,17 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
             if isinstance(e, ClockAhead):
                 refused = {"batch": batch["id"], "hub_time": now_ms}
             break
+        if reply["ack"] is None:
+            # A copy of the centre's database the hub has heard further from (restored, or
+            # a second PC cloned from one disk): its batches wait until it has a new identity,
+            # which the hub's next bundle gives it.
+            report.problem = BundleError(
+                "This bundle comes from a copy of the centre's database that is behind what "
+                "the hub received from it (a restored backup, or a second computer set up "
+                "from the same disk). Import the hub's next bundle there, then export again.",
+                "renew")
+            report.problem_at = number
+            break
         report.applied += 1
         report.quarantined += reply["ack"]["quarantined"]
     _remember(db, node_id, head, refused)
@@ -388,46 +426,64 @@ def export_for_node(db: Database, tables: list, path, *, node_id: str, hub_key: 
     catalog = Catalog(db, tables)
     with immediate(db):
         scope.refresh(db, catalog)  # rows changed here since the last exchange
+    spec = {"node_id": node_id, "hub_id": hub_id, "now_ms": now_ms, "cursor": cursor,
+            "instance": instance, "acked": acked, "everything": everything,
+            "refused": refused, "page_limit": page_limit}
+    for attempt in range(3):
+        report = BundleReport("pull", node_id)
+        try:
+            with Writer(path, secret) as writer:
+                with strict_text(db), snapshot(db):  # one moment for the whole file
+                    _write_pull(writer, db, tables, catalog, spec, report, store, progress)
+                report.bytes = writer.close()
+            return report
+        except sqlite3.OperationalError as e:
+            if NOT_UTF8 not in str(e) or attempt == 2:
+                raise
+            mend_text(db, catalog)  # text not UTF-8 was written here: mended, then again
+    raise AssertionError("unreachable")
+
+
+def _write_pull(writer: Writer, db: Database, tables: list, catalog: Catalog, spec: dict,
+                report: BundleReport, store, progress) -> None:
+    node_id, cursor, page_limit = spec["node_id"], spec["cursor"], spec["page_limit"]
     buckets = node_buckets(node_id)
-    report = BundleReport("pull", node_id)
-    with Writer(path, secret) as writer:
-        with snapshot(db):  # one moment for the whole file
-            purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
-            full = 0 < cursor < purged  # it would miss deletions: everything again
-            if full:
-                cursor = 0
-            copy = instance and db.execute(
-                "SELECT id, acked FROM _sync_instances WHERE instance_id = ? AND node_id = ?",
-                [instance, node_id]).fetchone()
-            # No echo of what this copy sent, unless the centre needs every row again.
-            echo = copy[0] if copy and not (everything or full) else None
-            acks = [json.loads(reply) for (reply,) in db.execute(
-                "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
-                "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, acked or 0])]
-            held = [] if store is None else sorted(
-                sha for sha in media.named(db, tables, centre_id=node_id) if store.has(sha))
-            writer.line(header("pull", node_id, hub=hub_id, hub_time=now_ms, **{"from": cursor},
-                               full=full, refused=refused and json.loads(refused), acks=acks,
-                               seen=copy and {"instance": instance, "acked": copy[1]},
-                               blobs_held=held))
-            named: set[str] = set()
-            total = -(-scope.count_after(db, buckets, cursor) // page_limit) or 1
-            while True:
-                page = scope.pull(db, catalog, buckets, cursor, echo, page_limit)
-                entry = {"from": cursor, "cursor": page["cursor"], "changes": page["changes"]}
-                entry.update({k: page[k] for k in ("exits", "more") if page[k]})
-                named |= media.named_in(page["changes"], catalog)
-                writer.entry("page", entry)
-                report.entries += 1
-                report.changes += count(page["changes"])
-                if progress:
-                    progress("page", report.entries, max(total, report.entries))
-                cursor = page["cursor"]
-                if not page["more"]:
-                    break
-            if store is not None:
-                _write_blobs(writer, store, named, report, progress)
-            writer.line(_end(report.entries, report.changes, writer.blob_lines))
-        report.acks = len(acks)
-        report.bytes = writer.close()
-    return report
+    purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
+    full = 0 < cursor < purged  # it would miss deletions: everything again
+    if full:
+        cursor = 0
+    instance = spec["instance"]
+    copy = instance and db.execute(
+        "SELECT id, acked FROM _sync_instances WHERE instance_id = ? AND node_id = ?",
+        [instance, node_id]).fetchone()
+    # No echo of what this copy sent, unless the centre needs every row again.
+    echo = copy[0] if copy and not (spec["everything"] or full) else None
+    acks = [json.loads(reply) for (reply,) in db.execute(
+        "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
+        "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, spec["acked"] or 0])]
+    held = [] if store is None else sorted(
+        sha for sha in media.named(db, tables, centre_id=node_id) if store.has(sha))
+    refused = spec["refused"] and json.loads(spec["refused"])
+    writer.line(header("pull", node_id, hub=spec["hub_id"], hub_time=spec["now_ms"],
+                       epoch=epoch_of(db), **{"from": cursor}, full=full, refused=refused,
+                       acks=acks, seen=copy and {"instance": instance, "acked": copy[1]},
+                       blobs_held=held))
+    named: set[str] = set()
+    total = -(-scope.count_after(db, buckets, cursor) // page_limit) or 1
+    while True:
+        page = scope.pull(db, catalog, buckets, cursor, echo, page_limit)
+        entry = {"from": cursor, "cursor": page["cursor"], "changes": page["changes"]}
+        entry.update({k: page[k] for k in ("exits", "more") if page[k]})
+        named |= media.named_in(page["changes"], catalog)
+        writer.entry("page", entry)
+        report.entries += 1
+        report.changes += count(page["changes"])
+        if progress:
+            progress("page", report.entries, max(total, report.entries))
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    if store is not None:
+        _write_blobs(writer, store, named, report, progress)
+    writer.line(_end(report.entries, report.changes, writer.blob_lines))
+    report.acks = len(acks)

@@ -182,11 +182,14 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
     started = time.monotonic()
     catalog = Catalog(db, tables)
     corrections = 0
+    # What is written while this sync runs goes at the next one: a centre that keeps writing
+    # never keeps its sync from ending.
+    until = read_state(db)["seq"]
     try:
         while True:
             request = build_request(db, catalog, schema=schema, batch_limit=batch_limit,
-                                    page_limit=page_limit)
-            offset = db.execute("SELECT offset_ms FROM _sync_state WHERE id = 1").fetchone()[0]
+                                    page_limit=page_limit, until=until)
+            offset = read_state(db)["offset_ms"]
             try:
                 reply = client.exchange(request, wall_ms() + offset)
             except Refused as e:
@@ -201,12 +204,15 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                     start_resync(db)
                     corrections += 1
                     continue
-                raise
+                raise  # refused: said once, never sent again in a loop
             try:
-                step = process_reply(db, catalog, request, reply, wall_ms=wall_ms())
+                step = process_reply(db, catalog, request, reply, wall_ms=wall_ms(),
+                                     until=until)
             except Malformed as e:  # nothing of it was kept; the next sync asks again
                 raise Unreachable(f"The hub's answer was not understood: {e.message}",
                                   reason="damaged") from None
+            if step.reset:  # a new identity, or a restored hub: everything goes again
+                until = read_state(db)["seq"]
             report.sent += step.sent
             report.received += step.received
             report.quarantined += step.quarantined + ((reply.get("ack") or {}).get(

@@ -176,8 +176,19 @@ DOCUMENT = {
         "ExchangeReply": {"type": "object", "required": ["ok", "hub_time"], "properties": {
             "ok": {"type": "boolean"},
             "hub_time": {"type": "integer"},
-            "renew_instance": {"type": "boolean"},
-            "ack": {"type": "object", "nullable": True},
+            "epoch": {"type": "string", "description": "The hub's history: a new one (after "
+                      "the hub was restored from a backup) asks the centre to send and pull "
+                      "everything again."},
+            "renew_instance": {"type": "boolean", "description": "This copy of the centre's "
+                               "database is behind what the hub received from it (restored, "
+                               "or cloned): take a new instance id, then resynchronise."},
+            "ack": {"type": "object", "nullable": True, "properties": {
+                "batch": {"type": "string"}, "acked": {"type": "integer"},
+                "received": {"type": "integer"}, "applied": {"type": "integer"},
+                "quarantined": {"type": "integer"},
+                "gone": {"type": "array", "items": {"type": "array"}, "description":
+                         "[table, id] of rows sent whole whose ids were deleted for ever: "
+                         "the centre drops them."}}},
             "pull": {"type": "object", "nullable": True, "properties": {
                 "changes": _CHANGES,
                 "exits": {"type": "array", "items": {"type": "array"}},

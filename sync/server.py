@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
+import time
 import zlib
 
 from flask import Blueprint, Response, current_app, request
 
-from . import media, signing
+from . import media, signing, watermark
 from .engine import Catalog, node_buckets, serve_exchange
 from .engine.clock import wall_ms
+from .engine.hub import remember_nonce
+from .engine.state import immediate
 from .errors import Malformed, MediaError, Revoked, SyncError, TooLarge, Unauthenticated
 from .openapi import DOCUMENT
 
@@ -26,11 +30,11 @@ PREFIX = "/api/sync/v1"
 bp = Blueprint("sync", __name__, url_prefix=PREFIX)
 
 
-def init_app(app, *, get_db, tables, media_root, now_ms=wall_ms) -> None:
-    """Serve the sync API from ``app`` (the hub), with the app's database, synced tables and
-    media store."""
+def init_app(app, *, get_db, tables, media_root, data_dir, now_ms=wall_ms) -> None:
+    """Serve the sync API from ``app`` (the hub), with the app's database, synced tables,
+    media store and data directory (where the high-water mark is kept, sync.watermark)."""
     app.extensions["sync"] = {"get_db": get_db, "tables": tables, "now_ms": now_ms,
-                              "store": media.Store(media_root)}
+                              "store": media.Store(media_root), "data_dir": data_dir}
     app.register_blueprint(bp)
 
 
@@ -65,14 +69,43 @@ def exchange():
     now = ext["now_ms"]()
     db = ext["get_db"]()
     body = _read_body()
-    node_id = _authenticate(db, body, now)
+    node_id, nonce = _authenticate(db, body, now)
     payload = _decode(body)
     if isinstance(payload, dict):
         payload.setdefault("node", node_id)  # the signature names the node; the body need not
-    reply = serve_exchange(db, Catalog(db, ext["tables"]), payload, node_id=node_id, now_ms=now,
-                           min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
-                           max_page=current_app.config.get("SYNC_PAGE", 2000))
+    catalog = Catalog(db, ext["tables"])
+    reply = _retrying(lambda: serve_exchange(
+        db, catalog, payload, node_id=node_id, now_ms=now, nonce=nonce,
+        min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
+        max_page=current_app.config.get("SYNC_PAGE", 2000),
+        high_water=watermark.read(ext["data_dir"])))
+    watermark.raise_to(ext["data_dir"], _seq(db))
     return _json(compact(reply), compress=True)
+
+
+def _retrying(work, attempts: int = 4):
+    """Run one exchange, again if the database stayed locked past its busy timeout: it is one
+    transaction, rolled back whole, so running it again is safe. A centre never gets a 500 for
+    waiting its turn."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except sqlite3.OperationalError as e:
+            if attempt == attempts - 1 or not any(w in str(e) for w in ("locked", "busy")):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _seq(db) -> int:
+    return db.execute("SELECT seq FROM _sync_state WHERE id = 1").fetchone()[0]
+
+
+def _note_nonce(db, node_id: str, nonce: str, now: int) -> None:
+    def remember():
+        with immediate(db):
+            remember_nonce(db, node_id, nonce, now)
+    _retrying(remember)
 
 
 @bp.post("/blobs")
@@ -82,8 +115,10 @@ def blobs():
     ext = current_app.extensions["sync"]
     db = ext["get_db"]()
     body = _read_body()
-    node_id = _authenticate(db, body, ext["now_ms"]())
+    now = ext["now_ms"]()
+    node_id, nonce = _authenticate(db, body, now)
     payload = _decode(body)
+    _note_nonce(db, node_id, nonce, now)
     asked = {}
     for key in ("offer", "want"):
         value = payload.get(key, []) if isinstance(payload, dict) else None
@@ -104,7 +139,9 @@ def put_blob(sha: str, size: int, offset: int):
     ext = current_app.extensions["sync"]
     db = ext["get_db"]()
     body = _read_body()
-    node_id = _authenticate(db, body, ext["now_ms"]())
+    now = ext["now_ms"]()
+    node_id, nonce = _authenticate(db, body, now)
+    _note_nonce(db, node_id, nonce, now)
     if not media.SHA.fullmatch(sha):
         raise Malformed("not a SHA-256")
     if len(body) > 16 * media.CHUNK:
@@ -122,7 +159,9 @@ def get_blob(sha: str, offset: int):
     has a row naming it. The blob's size comes in ``X-Blob-Size``."""
     ext = current_app.extensions["sync"]
     db = ext["get_db"]()
-    node_id = _authenticate(db, b"", ext["now_ms"]())
+    now = ext["now_ms"]()
+    node_id, nonce = _authenticate(db, b"", now)
+    _note_nonce(db, node_id, nonce, now)
     store = ext["store"]
     if not media.SHA.fullmatch(sha):
         raise Malformed("not a SHA-256")
@@ -155,8 +194,9 @@ def _read_body() -> bytes:
     return body
 
 
-def _authenticate(db, body: bytes, now: int) -> str:
-    """The node that signed this request; refusals for anything else (before reading it)."""
+def _authenticate(db, body: bytes, now: int) -> tuple[str, str]:
+    """The node that signed this request, and its nonce (remembered by the caller in the
+    transaction of what the request does); refusals for anything else, before reading it."""
     signed = signing.parse_authorization(request.headers.get("Authorization"))
     if signed is None:
         raise Unauthenticated("This request is not signed.")
@@ -171,12 +211,7 @@ def _authenticate(db, body: bytes, now: int) -> str:
         raise Revoked("This centre's access to the hub was revoked.")
     if abs(sent_at - now) > signing.WINDOW_MS:
         raise Unauthenticated("This computer's clock is too far from the hub's.", hub_time=now)
-    db.execute("DELETE FROM _sync_nonces WHERE seen_ms < ?", [now - 2 * signing.WINDOW_MS])
-    added = db.execute("INSERT OR IGNORE INTO _sync_nonces (node_id, nonce, seen_ms) "
-                       "VALUES (?, ?, ?)", [node_id, nonce, now]).rowcount
-    if not added:
-        raise Unauthenticated("This request was received before (a replay).")
-    return node_id
+    return node_id, nonce
 
 
 def _decode(body: bytes) -> dict:

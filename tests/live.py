@@ -45,8 +45,11 @@ def infocentre(data_dir: Path, *args: str, env: dict | None = None,
 
 def db_rows(data_dir: Path, sql: str, params=()) -> list[tuple]:
     """A query on an installation's database with the plain sqlite3 module, as a tool would."""
-    with sqlite3.connect(Path(data_dir) / "infocentre.db") as db:
+    db = sqlite3.connect(Path(data_dir) / "infocentre.db")
+    try:  # closed now, not when collected: a file put back in place must be read afresh
         return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
 
 
 def join_centre(hub_dir: Path, path: Path, name: str,
@@ -75,8 +78,10 @@ class LiveServer:
             self.process.wait()
 
 
-def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30) -> LiveServer:
-    port = free_port()
+def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30,
+                 port: int | None = None) -> LiveServer:
+    """``port``: the one a stopped server had, so its centres find it again."""
+    port = port or free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
         [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir), "serve", "--port",

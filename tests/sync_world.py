@@ -24,6 +24,7 @@ from sync.engine import (
     start_resync,
 )
 from sync.engine.clock import wall_ms
+from sync.engine.hub import check_high_water
 from sync.errors import ClockAhead, ResyncRequired
 
 TABLES = [
@@ -96,6 +97,7 @@ class World:
     hub: Replica = None
     nodes: dict = field(default_factory=dict)
     hub_offset_ms: int = 0  # the hub's own clock error (0: right)
+    high_water: int = 0  # the hub's high-water mark, kept outside its database (sync.watermark)
     log: list = field(default_factory=list)  # (node, request, reply) of acknowledged batches
     events: list = field(default_factory=list)  # what happened worth counting
 
@@ -124,8 +126,20 @@ class World:
     def exchange(self, node: Replica, request: dict) -> dict:
         wire = json.loads(json.dumps(request))
         reply = serve_exchange(self.hub.db, self.hub.catalog, wire, node_id=node.node_id,
-                               now_ms=self.hub_now(), max_page=50)
+                               now_ms=self.hub_now(), max_page=50, high_water=self.high_water)
+        self.high_water = max(self.high_water, self.hub.db.execute(
+            "SELECT seq FROM _sync_state").fetchone()[0])
         return json.loads(json.dumps(reply))
+
+    def restore_hub(self, backup: Path) -> None:
+        """The hub's disk died: an older copy of its database file comes back, and the hub
+        starts again (sync.server reads the high-water mark at start)."""
+        self.hub.db.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.hub.path}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(backup, self.hub.path)
+        self.hub.reopen()
+        check_high_water(self.hub.db, self.high_water)
 
     def sync(self, node: Replica, *, cut_after: int | None = None, lose_reply_at: int | None =
              None, max_rounds: int = 200) -> int:
@@ -160,6 +174,9 @@ class World:
                 continue
             if reply.get("renew_instance"):
                 self.events.append("renew_instance")
+            known = node.db.execute("SELECT epoch FROM _sync_state").fetchone()[0]
+            if known and reply.get("epoch") != known:
+                self.events.append("new_epoch")
             step = process_reply(node.db, node.catalog, request, reply, wall_ms=wall_ms())
             if request["batch"] and reply.get("ack"):
                 self.log.append((node.node_id, request, reply))

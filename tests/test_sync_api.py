@@ -155,6 +155,58 @@ def test_malformed_bodies_are_refused(hub_client, hub_db, node, body):
     assert hub_state(hub_db) == before
 
 
+def _batch(node_id, *, value="Rosa", pk="a1", column="name", batch_id="b1"):
+    changes = {"nodes": [node_id], "base": 1, "tables": [{
+        "name": "accounts", "columns": ["centre_id", column],
+        "rows": [[pk, 0, 0, [node_id, value], []]]}]}
+    return {"id": batch_id, "from": 0, "to": 1, "changes": changes}
+
+
+# Values SQLite cannot store: each used to answer 500, which a centre takes for "hub down" and
+# resends for ever (issue 13, failure 6).
+UNSTORABLE = {
+    "a whole number of 10^30": (lambda n: _batch(n, value=10**30), "whole numbers of 64 bits"),
+    "minus 10^30": (lambda n: _batch(n, value=-(10**30)), "whole numbers of 64 bits"),
+    "an infinite number": (lambda n: _batch(n, value=float("inf")), "finite"),
+    "a lone surrogate in a value": (lambda n: _batch(n, value="Ros\ud800a"), "Unicode"),
+    "a lone surrogate in a row id": (lambda n: _batch(n, pk="a\udfff"), "bad row"),
+    "a lone surrogate in a batch id": (lambda n: _batch(n, batch_id="b\ud800"), "batch"),
+    "a lone surrogate in a column": (lambda n: _batch(n, column="na\ud800me"), "column"),
+    "true for a value": (lambda n: _batch(n, value=True), "values"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNSTORABLE), ids=list(UNSTORABLE))
+def test_values_sqlite_cannot_store_are_refused_by_name(hub_client, hub_db, node, case):
+    node_id, secret = node
+    batch, words = UNSTORABLE[case]
+    text = json.dumps({"node": node_id, "instance": str(uuid.uuid4()), "schema": 1,
+                       "cursor": 0, "batch": batch(node_id)}, allow_nan=True)
+    # JSON carries a lone surrogate as an escape; 1e400 reads as infinity.
+    body = text.replace("Infinity", "1e400").encode()
+    before = hub_state(hub_db)
+    reply = refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)),
+                    400, "malformed")
+    assert words in reply["errors"][0]["message"]
+    assert hub_state(hub_db)[1:] == before[1:]
+
+
+@pytest.mark.parametrize("field", ["instance", "node", "cursor", "acked", "limit"])
+def test_request_fields_sqlite_cannot_store_are_refused(hub_client, hub_db, node, field):
+    node_id, secret = node
+    fields = {"node": node_id, "instance": str(uuid.uuid4()), "schema": 1, "cursor": 0}
+    text = json.dumps(fields)
+    if field in ("instance", "node"):
+        text = text.replace(f'"{fields[field]}"', '"x\\ud800"')
+    else:
+        text = text[:-1] + f', "{field}": {10**30}}}'
+    body = text.encode()
+    before = hub_state(hub_db)
+    refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)), 400,
+            "malformed")
+    assert hub_state(hub_db)[1:] == before[1:]
+
+
 def test_oversized_requests_are_refused(hub_client, hub_db, node):
     node_id, secret = node
     body = b"x" * (8 * 1024 * 1024 + 10)

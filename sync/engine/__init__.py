@@ -6,7 +6,8 @@ nothing from kiosk. See sync/README.md for the rules it follows.
 
 from .capture import install
 from .changes import Catalog
-from .exchange import build_request, note_hub_time, process_reply, serve_exchange, start_resync
+from .exchange import build_request, process_reply, start_resync
+from .hub import serve_exchange
 from .purge import purge
 from .registry import (
     OWNER,
@@ -22,6 +23,7 @@ from .registry import (
     node_buckets,
     owner_and,
 )
+from .restamp import note_hub_time
 
 
 def pending(db) -> int:

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from .clock import STAMP_SQL
 from .registry import UPLOAD_ANY, UPLOAD_HUB, SyncedTable, synced_columns
 from .schema import MIGRATIONS
-from .state import immediate
+from .state import immediate, new_epoch
 
 ROW, TOMBSTONE = 0, -1  # pseudo-columns of _sync_clock
 REUSED_ID = ("this id was deleted and cannot be used again (make a new row; never INSERT OR "
@@ -54,8 +54,11 @@ def _ensure_state(db: Database, node_id: str, role: str) -> None:
                    "VALUES (1, ?, ?, ?, ?)", [node_id, node_idx, str(uuid.uuid4()), role])
     elif tuple(row) != (node_id, role):
         # Another identity (a centre joining a hub, or a copy of a template): a new instance.
-        db.execute("UPDATE _sync_state SET node_id = ?, node_idx = ?, role = ?, instance_id = ? "
-                   "WHERE id = 1", [node_id, node_idx, role, str(uuid.uuid4())])
+        db.execute("UPDATE _sync_state SET node_id = ?, node_idx = ?, role = ?, instance_id = ?, "
+                   "epoch = NULL WHERE id = 1", [node_id, node_idx, role, str(uuid.uuid4())])
+    # The hub's epoch names its history; a node learns it from the hub.
+    db.execute("UPDATE _sync_state SET epoch = ? WHERE id = 1 AND role = 'hub' AND epoch IS NULL",
+               [new_epoch()])
 
 
 def _note_shape(db: Database, shape: dict) -> None:

@@ -15,6 +15,7 @@ was made carry their own, newer, version. Tables and columns travel by name, nev
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
@@ -24,7 +25,7 @@ from .capture import ROW, TOMBSTONE, _q
 from .registry import SyncedTable, synced_columns
 
 MAX_PK = 200
-SCALARS = (str, int, float, type(None))
+INT64 = (-2**63, 2**63 - 1)
 
 
 @dataclass
@@ -217,8 +218,9 @@ def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[C
                 and isinstance(item[3], list) and len(item[3]) == len(columns)
                 and isinstance(item[4], list)):
             raise Malformed(f"{table}: bad row")
-        if not all(isinstance(v, SCALARS) for v in item[3]):
-            raise Malformed(f"{table}: values must be text, numbers or null")
+        if not all(is_value(v) for v in item[3]):
+            raise Malformed(f"{table}: values must be text, numbers or null that SQLite can "
+                            f"store (whole numbers of 64 bits, finite numbers, Unicode text)")
         overrides = {}
         for o in item[4]:
             if not (isinstance(o, list) and len(o) == 3 and is_int(o[0])
@@ -230,8 +232,11 @@ def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[C
         out.append(Change("row", table, item[0], version(item[1], item[2]), values, overrides))
     for item in _list(block.get("cells", []), table, "cells"):
         if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0]) and is_int(item[1])
-                and item[1] < len(columns) and isinstance(item[4], SCALARS)):
+                and item[1] < len(columns)):
             raise Malformed(f"{table}: bad cell")
+        if not is_value(item[4]):
+            raise Malformed(f"{table}: values must be text, numbers or null that SQLite can "
+                            f"store (whole numbers of 64 bits, finite numbers, Unicode text)")
         if columns[item[1]] in unknown:
             version(item[2], item[3])
             continue
@@ -255,9 +260,34 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
 
 
+def is_value(value) -> bool:
+    """A value SQLite stores as it came: null, a 64-bit whole number, a finite number, or
+    Unicode text (no lone surrogate, which has no UTF-8 form)."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return INT64[0] <= value <= INT64[1]
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and is_text(value)
+
+
+def is_text(value: str) -> bool:
+    """Text with a UTF-8 form (JSON can carry lone surrogates; SQLite cannot store them)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_pk(value) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_PK
+    return isinstance(value, str) and 0 < len(value) <= MAX_PK and is_text(value)
 
 
 def is_id(value) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 64
+    return isinstance(value, str) and 0 < len(value) <= 64 and is_text(value)

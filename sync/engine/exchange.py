@@ -1,209 +1,30 @@
-"""The exchange between a node and the hub, as plain functions over the two databases.
+"""The node's side of the exchange with the hub, as plain functions over its database.
 
 One request carries a push batch (or none) and a pull cursor (or none); one reply carries the
-batch's acknowledgement, the hub's time and a page of changes. ``serve_exchange`` is the hub's
-side, ``build_request`` and ``process_reply`` the node's. No HTTP here: sync.server and
-sync.client carry these dictionaries. See sync/README.md, "Exchange".
+batch's acknowledgement, the hub's time and epoch and a page of changes. ``build_request`` and
+``process_reply`` are the node's side (the hub's is sync.engine.hub); no HTTP here: sync.client
+and sync.bundle carry these dictionaries. See sync/README.md, "Exchange".
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from ..errors import ClockAhead, ForgedOrigin, Malformed, ResyncRequired, SchemaTooOld
+from ..errors import Malformed
 from . import scope
 from .capture import _q
-from .changes import Catalog, Entry, count, decode, encode, is_id, is_int
-from .clock import MAX_AHEAD_MS, OFFSET_TOLERANCE_MS, is_too_far_ahead, pack
-from .merge import apply, quarantine
-from .registry import UPLOAD_ANY, UPLOAD_HUB, node_buckets
+from .changes import Catalog, Entry, count, decode, encode
+from .hub import require_schema, serve_exchange  # noqa: F401 (the engine's public names)
+from .merge import apply
+from .restamp import is_time, note_acked, note_hub_time
 from .state import immediate, read_state, snapshot
+from .text import read_whole
 
 RESYNC_PUSHING, RESYNC_PULLING = 1, 2
-
-
-# The hub's side.
-
-
-def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now_ms: int,
-                   min_schema: int = 0, max_page: int = 2000) -> dict:
-    """Apply a node's push and answer with the acknowledgement and a page to pull.
-
-    Raises a SyncError (and changes nothing) when the request must be refused.
-    """
-    req = _checked(request)
-    if req["node"] != node_id:
-        raise ForgedOrigin("the request speaks for another centre")
-    require_schema(req["schema"], min_schema)
-    purged = db.execute("SELECT purged_seq FROM _sync_state WHERE id = 1").fetchone()[0]
-    # A pull from 0 takes everything there is; one from inside the purged range would miss
-    # deletions for ever.
-    if req["cursor"] is not None and 0 < req["cursor"] < purged:
-        raise ResyncRequired("This centre has not synced for longer than the hub keeps "
-                             "deletions: send your changes, then synchronise fully.",
-                             hub_time=now_ms)
-    with immediate(db):
-        instance, known_acked = _instance(db, node_id, req["instance"])
-        ack, renew = None, False
-        batch = req["batch"]
-        stored = batch and db.execute(
-            "SELECT reply FROM _sync_batches WHERE node_id = ? AND batch_id = ?",
-            [node_id, batch["id"]]).fetchone()
-        if stored:
-            ack = json.loads(stored[0])  # the original acknowledgement (property 6)
-            db.execute("UPDATE _sync_batches SET replays = replays + 1 WHERE node_id = ? AND "
-                       "batch_id = ?", [node_id, batch["id"]])
-        else:
-            renew = req["acked"] < known_acked  # a restored or cloned database
-            if batch:
-                ack = _receive(db, catalog, batch, node_id, instance, now_ms)
-        scope.refresh(db, catalog)
-        # What the centre has, so that a bundle for it starts there (sync/bundle.py).
-        note_report(db, node_id, schema=req["schema"], instance=req["instance"],
-                    cursor=req["cursor"], acked=req["acked"], everything=req["everything"])
-    page = None
-    if req["cursor"] is not None and not renew:
-        # A full resynchronisation needs every row, the node's own ones too.
-        echo_from = None if req["everything"] else instance
-        with snapshot(db):  # one moment for the whole page
-            page = scope.pull(db, catalog, node_buckets(node_id), req["cursor"], echo_from,
-                              min(req["limit"], max_page))
-    return {"ok": True, "hub_time": now_ms, "ack": ack, "renew_instance": renew, "pull": page}
-
-
-def require_schema(schema: int, min_schema: int) -> None:
-    """SchemaTooOld for a centre whose data is older than the hub accepts."""
-    if schema < min_schema:
-        raise SchemaTooOld(
-            f"Please update Infocentre at this centre: its data is at version {schema}, and "
-            f"the hub needs at least version {min_schema}.")
-
-
-def note_report(db: Database, node_id: str, *, schema: int, instance: str, cursor: int | None,
-                acked: int, everything: bool) -> None:
-    """Remember that a centre was seen, and what it said it has (its database copy, pull
-    cursor, acknowledged sequence): the hub's next bundle for it starts there. A push with no
-    pull (``cursor`` None) leaves that as it was. Call inside a transaction."""
-    if cursor is None:
-        db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ? "
-                   "WHERE node_id = ?", [schema, node_id])
-        return
-    db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ?, "
-               "instance_id = ?, cursor = ?, acked = ?, everything = ? WHERE node_id = ?",
-               [schema, instance, cursor, acked, int(everything), node_id])
-
-
-def _checked(request) -> dict:
-    if not isinstance(request, dict):
-        raise Malformed("the request must be a JSON object")
-
-    def integer(key, default=None, low=0):
-        value = request.get(key, default)
-        if not is_int(value) or value < low:
-            raise Malformed(f"{key} must be an integer of at least {low}")
-        return value
-
-    for key in ("node", "instance"):
-        if not is_id(request.get(key)):
-            raise Malformed(f"{key} must be an id")
-    req = {"node": request["node"], "instance": request["instance"],
-           "schema": integer("schema"), "acked": integer("acked", 0),
-           "cursor": None if request.get("cursor") is None else integer("cursor"),
-           "limit": integer("limit", 2000, 1), "batch": None,
-           "everything": request.get("everything", False) is True}
-    batch = request.get("batch")
-    if batch is not None:
-        if not (isinstance(batch, dict) and is_id(batch.get("id"))
-                and isinstance(batch.get("changes"), dict)):
-            raise Malformed("batch must have an id and changes")
-        for key in ("from", "to"):
-            if not is_int(batch.get(key)):
-                raise Malformed(f"batch.{key} must be a sequence number")
-        if batch["to"] < batch["from"]:
-            raise Malformed("batch.to is before batch.from")
-        req["batch"] = batch
-    return req
-
-
-def _instance(db: Database, node_id: str, instance_id: str) -> tuple[int, int]:
-    row = db.execute("SELECT id, node_id, acked FROM _sync_instances WHERE instance_id = ?",
-                     [instance_id]).fetchone()
-    if row is None:
-        db.execute("INSERT INTO _sync_instances (node_id, instance_id) VALUES (?, ?)",
-                   [node_id, instance_id])
-        row = db.execute("SELECT id, node_id, acked FROM _sync_instances WHERE instance_id = ?",
-                         [instance_id]).fetchone()
-    if row[1] != node_id:
-        raise ForgedOrigin("this database copy belongs to another centre")
-    db.execute("UPDATE _sync_instances SET last_seen_at = datetime('now') WHERE id = ?", [row[0]])
-    return row[0], row[2]
-
-
-def _receive(db: Database, catalog: Catalog, batch: dict, node_id: str, instance: int,
-             now_ms: int) -> dict:
-    changes = decode(batch["changes"], catalog)
-    if any(c.version[1] != node_id for c in changes):
-        raise ForgedOrigin("the batch holds changes made by another centre")
-    for change in changes:
-        # A row sent whole carries the versions other centres gave some of its columns. Those
-        # came through the hub, which holds them or newer ones: drop them, keep only this
-        # centre's own claims.
-        for column, version in list(change.overrides.items()):
-            if version[1] != node_id:
-                del change.overrides[column]
-                change.values.pop(column, None)
-    stamps = [c.version for c in changes] + [v for c in changes for v in c.overrides.values()]
-    if stamps and is_too_far_ahead(max(stamps)[0], now_ms):
-        raise ClockAhead("This centre's clock is ahead of the hub's: its changes were "
-                         "stamped in the future. They will be stamped again and sent.",
-                         hub_time=now_ms)
-    allowed = _allowed(db, catalog, changes, node_id)
-    kept = {id(c) for c in allowed}
-    refused = [c for c in changes if id(c) not in kept]
-    for change in refused:
-        quarantine(db, node_id, change.table, change, "this centre may not change this row")
-    result = apply(db, catalog, allowed, seq="next", origin=instance, source=node_id)
-    ack = {"batch": batch["id"], "acked": batch["to"], "received": count(batch["changes"]),
-           "applied": result.applied, "quarantined": result.quarantined + len(refused)}
-    db.execute("INSERT INTO _sync_batches (node_id, batch_id, reply, received_at) "
-               "VALUES (?, ?, ?, datetime('now'))", [node_id, batch["id"], json.dumps(ack)])
-    db.execute("UPDATE _sync_instances SET acked = max(acked, ?) WHERE id = ?",
-               [batch["to"], instance])
-    return ack
-
-
-def _allowed(db: Database, catalog: Catalog, changes: list, node_id: str) -> list:
-    """The changes this node may make (upload rules); the others are quarantined."""
-    owners: dict[tuple[str, str], str | None] = {}
-    for table in {c.table for c in changes}:
-        pks = [c.pk for c in changes if c.table == table]
-        for start in range(0, len(pks), 500):
-            chunk = pks[start:start + 500]
-            for pk, owner in db.execute(
-                    f"SELECT id, centre_id FROM {_q(table)} WHERE id IN "
-                    f"({','.join('?' * len(chunk))})", chunk):
-                owners[(table, pk)] = owner
-    allowed = []
-    for change in changes:
-        rule = catalog.specs[change.table].upload
-        if rule == UPLOAD_ANY:
-            allowed.append(change)
-        elif rule == UPLOAD_HUB:
-            continue
-        else:
-            current = owners.get((change.table, change.pk), node_id)
-            claimed = change.values.get("centre_id", current)
-            if current == node_id and claimed == node_id:
-                allowed.append(change)
-    return allowed
-
-
-# The node's side.
 
 
 @dataclass
@@ -212,20 +33,28 @@ class Step:
     received: int = 0
     quarantined: int = 0
     more: bool = False
+    reset: bool = False  # this node's identity or history changed: everything goes again
 
 
 def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: int = 1000,
-                  page_limit: int = 2000) -> dict:
-    """The next request: the batch in flight (again) or the next one, and the pull cursor."""
-    state = read_state(db)
-    pulling = state["resync"] != RESYNC_PUSHING
-    batch = json.loads(state["inflight"]) if state["inflight"] else None
-    if batch is None:
-        batch = _next_batch(db, state, batch_limit)
-        if batch is None and state["resync"] == RESYNC_PUSHING:
-            begin_pull_resync(db)
-            state, pulling = read_state(db), True
-    payload = batch and {**batch, "changes": batch_changes(db, catalog, state, batch)}
+                  page_limit: int = 2000, until: int | None = None) -> dict:
+    """The next request: the batch in flight (again) or the next one, and the pull cursor.
+
+    :param until: send nothing captured after this sequence number (what a sync started with),
+        so a sync ends while people keep writing; the rest goes at the next one.
+    """
+    with immediate(db):
+        state = read_state(db)
+        pulling = state["resync"] != RESYNC_PUSHING
+        batch = json.loads(state["inflight"]) if state["inflight"] else None
+        if batch is None:
+            batch = _next_batch(db, state, batch_limit, until)
+            if batch is None and state["resync"] == RESYNC_PUSHING:
+                begin_pull_resync(db)
+                state, pulling = read_state(db), True
+    # Property 6: the batch is read from one snapshot, values and versions of one moment.
+    payload = batch and {**batch, "changes": read_whole(
+        db, catalog, lambda: batch_changes(db, catalog, read_state(db), batch))}
     return {"node": state["node_id"], "instance": state["instance_id"], "schema": schema,
             "acked": state["acked"], "batch": payload,
             "cursor": state["cursor"] if pulling else None, "limit": page_limit,
@@ -233,50 +62,91 @@ def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: i
 
 
 def batch_changes(db: Database, catalog: Catalog, state: dict, batch: dict) -> dict:
-    """The changeset of one of this node's batches: its sequence range, with current values."""
+    """The changeset of one of this node's batches: its sequence range, with current values.
+    Call inside one read transaction (``snapshot``)."""
     entries = [Entry(*r) for r in db.execute(
-        "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE node = ? AND seq > ? "
-        "AND seq <= ? ORDER BY seq, tbl, pk, col",
-        [state["node_idx"], batch["from"], batch["to"]])]
+        "SELECT tbl, pk, col, hlc, node, seq FROM _sync_clock WHERE seq > ? AND seq <= ? "
+        "AND node = ? ORDER BY seq, tbl, pk, col",
+        [batch["from"], batch["to"], state["node_idx"]])]
     return encode(db, catalog, entries)
 
 
-def _next_batch(db: Database, state: dict, limit: int) -> dict | None:
-    rows = db.execute("SELECT seq FROM _sync_clock WHERE node = ? AND seq > ? ORDER BY seq "
-                      "LIMIT ?", [state["node_idx"], state["acked"], limit]).fetchall()
-    if not rows:
+def _next_batch(db: Database, state: dict, limit: int, until: int | None) -> dict | None:
+    for batch in json.loads(state["bundled"]) if state["bundled"] else []:
+        if batch["from"] == state["acked"]:
+            # Already on a USB stick: the same batch, same id, so whichever reaches the hub
+            # first is applied and the other is skipped (sync/README.md, "Bundles").
+            db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
+            return batch
+    last = db.execute(
+        "SELECT max(seq) FROM (SELECT seq FROM _sync_clock WHERE seq > ? AND seq <= ? AND "
+        "node = ? ORDER BY seq LIMIT ?)",
+        [state["acked"], until if until is not None else 2**62, state["node_idx"], limit],
+    ).fetchone()[0]
+    if last is None:
         return None
-    batch = {"id": str(uuid.uuid4()), "from": state["acked"], "to": rows[-1][0]}
+    batch = {"id": str(uuid.uuid4()), "from": state["acked"], "to": last}
     # Kept before it is sent: if the answer is lost, the same batch goes again (property 6).
     db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
     return batch
 
 
 def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
-                  wall_ms: int) -> Step:
+                  wall_ms: int, until: int | None = None) -> Step:
     """Record the hub's acknowledgement and apply the page pulled, in one transaction."""
     step = Step(sent=count(request["batch"]["changes"]) if request["batch"] else 0)
     if not (isinstance(reply, dict) and isinstance(reply.get("ack") or {}, dict)
-            and _is_time(reply.get("hub_time"))):
+            and is_time(reply.get("hub_time"))
+            and isinstance(reply.get("epoch"), (str, type(None)))):
         raise Malformed("the hub's answer is not understood")
     with immediate(db):
+        state = read_state(db)
+        epoch = reply.get("epoch")
+        if epoch and state["epoch"] and epoch != state["epoch"]:
+            # The hub was restored from a backup: what it had since is gone there. Send it
+            # everything again and pull everything again (property 6).
+            note_hub_time(db, reply["hub_time"], wall_ms, transaction=False)
+            start_recovery(db, epoch)
+            step.more = step.reset = True
+            return step
+        if epoch and epoch != state["epoch"]:
+            db.execute("UPDATE _sync_state SET epoch = ? WHERE id = 1", [epoch])
         ack = reply.get("ack")
         if request["batch"] and ack and ack.get("batch") == request["batch"]["id"]:
-            db.execute("UPDATE _sync_state SET acked = max(acked, ?), inflight = NULL "
-                       "WHERE id = 1", [request["batch"]["to"]])
+            _acknowledged(db, catalog, state, request["batch"], ack)
         note_hub_time(db, reply["hub_time"], wall_ms, transaction=False)
         if reply.get("renew_instance"):
             renew_instance(db)
-            step.more = True
+            step.more = step.reset = True
         page = reply.get("pull")
-        if page is not None and request["cursor"] is not None:
+        if page is not None and request["cursor"] is not None and not step.reset:
             apply_page(db, catalog, page, step)
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
         state = read_state(db)
         step.more = step.more or bool(state["inflight"]) or bool(db.execute(
-            "SELECT 1 FROM _sync_clock WHERE node = ? AND seq > ? LIMIT 1",
-            [state["node_idx"], state["acked"]]).fetchone()) or state["resync"] != 0
+            "SELECT 1 FROM _sync_clock WHERE seq > ? AND seq <= ? AND node = ? LIMIT 1",
+            [state["acked"], until if until is not None else 2**62, state["node_idx"]],
+        ).fetchone()) or state["resync"] != 0
     return step
+
+
+def _acknowledged(db: Database, catalog: Catalog, state: dict, batch: dict, ack: dict) -> None:
+    db.execute("UPDATE _sync_state SET acked = max(acked, ?), inflight = NULL, owed_ms = 0 "
+               "WHERE id = 1", [batch["to"]])
+    note_acked(db, state["node_idx"], batch["from"], batch["to"])
+    forget_deleted(db, catalog, ack.get("gone"))
+
+
+def forget_deleted(db: Database, catalog: Catalog, gone) -> None:
+    """Rows the hub refused because their ids were deleted everywhere: they go here too, and
+    their ids can never be used again (property 4). Call inside a transaction."""
+    rows = [g for g in gone or () if isinstance(g, list) and len(g) == 2
+            and g[0] in catalog.specs and isinstance(g[1], str)]
+    if not rows:
+        return
+    scope.drop_rows(db, catalog, rows)
+    db.conn.executemany("INSERT OR IGNORE INTO _sync_deleted (tbl, pk) VALUES (?, ?)",
+                        [(catalog.table_ids[t], pk) for t, pk in rows])
 
 
 def apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
@@ -302,65 +172,38 @@ def apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
         _finish_resync(db, catalog)
 
 
-def note_hub_time(db: Database, hub_time: int, wall_ms: int, *, refused: bool = False,
-                  transaction: bool = True) -> bool:
-    """Learn the offset to the hub's clock, and re-stamp changes stamped ahead of it.
-
-    Only the node's own changes that the hub cannot have applied are re-stamped: not yet sent,
-    or sent in a batch the hub just refused (``refused``, a clock_ahead). They exist nowhere else,
-    so their stamps can move; they keep their order (DESIGN property 5). Returns whether any moved.
-    """
-    if not _is_time(hub_time):
-        raise Malformed("the hub's time is not understood")
-    with immediate(db) if transaction else contextlib.nullcontext():
-        state = read_state(db)
-        offset = hub_time - wall_ms
-        if abs(offset - state["offset_ms"]) > OFFSET_TOLERANCE_MS:
-            db.execute("UPDATE _sync_state SET offset_ms = ? WHERE id = 1", [offset])
-        floor = state["acked"]
-        if state["inflight"] and not refused:
-            floor = max(floor, json.loads(state["inflight"])["to"])  # may be at the hub already
-        return _restamp_ahead(db, state["node_idx"], floor, hub_time,
-                              MAX_AHEAD_MS if refused else MAX_AHEAD_MS // 2)
-
-
-def _is_time(value) -> bool:
-    return is_int(value) and 0 < value < 2**47  # milliseconds since 1970
-
-
-def _restamp_ahead(db: Database, node_idx: int, floor: int, hub_time: int, margin: int) -> bool:
-    """Give the node's changes after ``floor`` that are stamped past the hub's time + margin new
-    stamps at the hub's time, in their order; one stamp per sequence number, as captured."""
-    limit = pack(hub_time)
-    threshold = pack(hub_time + margin)
-    groups = db.execute(
-        "SELECT seq, max(hlc) FROM _sync_clock WHERE node = ? AND seq > ? GROUP BY seq "
-        "ORDER BY seq", [node_idx, floor]).fetchall()
-    if not any(hlc > threshold for _, hlc in groups):
-        return False
-    previous = db.execute("SELECT coalesce(max(hlc), 0) FROM _sync_clock WHERE node = ? AND "
-                          "seq <= ? AND seq > 0", [node_idx, floor]).fetchone()[0]
-    previous = min(previous, limit)
-    updates = []
-    for seq, hlc in groups:
-        stamp = max(previous + 1, limit) if hlc > threshold or hlc <= previous else hlc
-        if stamp != hlc:
-            updates.append((stamp, node_idx, seq))
-        previous = stamp
-    db.conn.executemany("UPDATE _sync_clock SET hlc = ? WHERE node = ? AND seq = ?", updates)
-    db.execute("UPDATE _sync_state SET hlc = (SELECT coalesce(max(hlc), 0) FROM _sync_clock) "
-               "WHERE id = 1")
-    return True
-
-
 def renew_instance(db: Database) -> None:
-    """This database was restored or copied: a new identity, and everything pulled again."""
+    """This database was restored or copied (a second PC cloned from one disk): a new
+    identity, then a full resynchronisation, so rows the hub deleted and forgot since the copy
+    was made go too (property 4). Call inside a transaction."""
     db.execute("UPDATE _sync_state SET instance_id = ?, cursor = 0 WHERE id = 1",
                [str(uuid.uuid4())])
+    start_resync(db)
+
+
+def start_recovery(db: Database, epoch: str) -> None:
+    """The hub was restored (its epoch changed): send it every change made here, whatever was
+    acknowledged, then pull everything again. Call inside a transaction."""
+    state = read_state(db)
+    # Changes of this node that came back from the hub (a full pull) carry sequence 0: give
+    # them numbers so they go too.
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_renumber (tbl, pk, col, n)")
+    db.execute("DELETE FROM _sync_renumber")
+    db.execute("INSERT INTO _sync_renumber SELECT tbl, pk, col, row_number() OVER () FROM "
+               "_sync_clock WHERE +seq = 0 AND node = ?", [state["node_idx"]])
+    db.execute("UPDATE _sync_clock SET seq = (SELECT s.seq FROM _sync_state s) + r.n FROM "
+               "_sync_renumber r WHERE _sync_clock.tbl = r.tbl AND _sync_clock.pk = r.pk AND "
+               "_sync_clock.col = r.col")
+    db.execute("UPDATE _sync_state SET seq = seq + (SELECT count(*) FROM _sync_renumber), "
+               "epoch = ?, instance_id = ?, acked = 0, cursor = 0, inflight = NULL, "
+               "bundled = NULL, owed_ms = 0 WHERE id = 1", [epoch, str(uuid.uuid4())])
+    db.execute("DELETE FROM _sync_blobs_at_hub")  # it may have lost photos too: ask again
+    start_resync(db)
 
 
 def start_resync(db: Database) -> None:
-    """The hub purged deletions this node has not seen: push everything, then pull everything."""
+    """Push everything pending, then pull everything and drop what the hub no longer has (it
+    purged deletions this node has not seen, or this copy was restored or cloned)."""
     db.execute("UPDATE _sync_state SET resync = ? WHERE id = 1", [RESYNC_PUSHING])
 
 
@@ -375,8 +218,13 @@ def _finish_resync(db: Database, catalog: Catalog) -> None:
     state = read_state(db)
     gone = [(table, pk) for table, tid in catalog.table_ids.items() for (pk,) in db.execute(
         f"SELECT id FROM {_q(table)} WHERE id NOT IN (SELECT pk FROM _sync_seen WHERE tbl = ?) "
-        f"AND id NOT IN (SELECT pk FROM _sync_clock WHERE tbl = ? AND node = ? AND seq > ?)",
-        [tid, tid, state["node_idx"], state["acked"]])]
+        f"AND id NOT IN (SELECT pk FROM _sync_clock WHERE seq > ? AND node = ? AND tbl = ?)",
+        [tid, state["acked"], state["node_idx"], tid])]
     scope.drop_rows(db, catalog, gone)
     db.execute("DELETE FROM _sync_seen")
     db.execute("UPDATE _sync_state SET resync = 0 WHERE id = 1")
+
+
+__all__ = ["RESYNC_PULLING", "RESYNC_PUSHING", "Step", "apply_page", "batch_changes",
+           "begin_pull_resync", "build_request", "forget_deleted", "note_hub_time",
+           "process_reply", "renew_instance", "snapshot", "start_recovery", "start_resync"]

@@ -28,6 +28,7 @@ class ApplyResult:
     quarantined: int = 0  # could not be applied; kept in _sync_quarantine
     max_hlc: int = 0
     received: int = 0  # changes in the changeset
+    gone: list = field(default_factory=list)  # (table, pk) sent whole but deleted for ever here
 
 
 @dataclass
@@ -74,7 +75,10 @@ def apply(db: Database, catalog: Catalog, changes: list[Change], *, seq: str = "
         for table, items in by_table.items():
             _apply_table(db, catalog, table, items, result, seq, origin, source, seen,
                          set((fresh or {}).get(table, ())))
-    db.execute("UPDATE _sync_state SET hlc = max(hlc, ?) WHERE id = 1", [result.max_hlc])
+    # Raise the clock, so an edit made here after this one is stamped later; and what was
+    # applied can never move, so no correction of this replica's own stamps goes below it.
+    db.execute("UPDATE _sync_state SET hlc = max(hlc, ?), fixed_hlc = max(fixed_hlc, ?) "
+               "WHERE id = 1", [result.max_hlc, result.max_hlc])
     return result
 
 
@@ -88,7 +92,13 @@ def _apply_table(db, catalog: Catalog, table: str, items: list[Change], result: 
                              *(v[0] for v in change.overrides.values()))
         row = rows[change.pk]
         row.changes.append(change)
-        if row.deleted:
+        if row.deleted and change.kind == "row" and source != "hub":
+            # A centre inserted an id deleted everywhere (it purged or never saw the delete):
+            # the id must live nowhere, and the centre is told to drop it (ack "gone").
+            quarantine(db, source, table, change, "this id was deleted: make a new row")
+            result.quarantined += 1
+            result.gone.append((table, change.pk))
+        elif row.deleted:
             result.ignored += 1
         elif change.kind == "delete":
             # A row made earlier in this same changeset was never written: just cancel it.

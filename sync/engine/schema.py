@@ -170,3 +170,37 @@ def m0003_bundles(db):
 def m0004_media(db):
     # Node: the blobs (sync.media) the hub has said it holds, so they are never offered again.
     db.execute("CREATE TABLE _sync_blobs_at_hub (sha TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
+@MIGRATIONS()
+def m0005_restores_and_scale(db):
+    # epoch: hub, the identity of its history (renewed when it finds it was restored); node, the
+    # hub's epoch at the last exchange (a new one means: send everything, pull everything).
+    db.execute("ALTER TABLE _sync_state ADD COLUMN epoch TEXT")
+    # fixed_hlc: the largest stamp here that can no longer move (applied from others, or
+    # acknowledged by the hub); a correction of this node's stamps never goes below it.
+    db.execute("ALTER TABLE _sync_state ADD COLUMN fixed_hlc INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE _sync_state SET fixed_hlc = hlc")
+    # owed_ms: node, how far the batch in flight was stamped ahead, measured after it was
+    # sent: if the hub refuses it, its stamps move back by this much (DESIGN property 5).
+    db.execute("ALTER TABLE _sync_state ADD COLUMN owed_ms INTEGER NOT NULL DEFAULT 0")
+    # Hub: the feed of each bucket, (bucket, seq) -> the row changed at that sequence number,
+    # so a pull reads its own buckets after its cursor and nothing else. Entries overwritten
+    # since leave stale lines, which a pull skips and a purge removes.
+    db.execute("CREATE TABLE _sync_feed (bucket TEXT NOT NULL, seq INTEGER NOT NULL, "
+               "tbl INTEGER NOT NULL, pk TEXT NOT NULL, PRIMARY KEY (bucket, seq)) "
+               "STRICT, WITHOUT ROWID")
+    db.execute("INSERT OR IGNORE INTO _sync_feed (bucket, seq, tbl, pk) SELECT m.bucket, c.seq, "
+               "c.tbl, c.pk FROM _sync_clock c JOIN _sync_members m ON m.tbl = c.tbl AND "
+               "m.pk = c.pk WHERE c.seq > 0 AND c.seq <= (SELECT scoped_seq FROM _sync_state)")
+    db.execute("CREATE INDEX _sync_exits_by_bucket ON _sync_exits (bucket, seq)")
+    # Hub: when its sequence reached a number, so tombstones are purged by when they arrived,
+    # never by their stamp (a centre back after months offline sends old stamps).
+    db.execute("CREATE TABLE _sync_marks (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL) "
+               "STRICT")
+    db.execute("INSERT INTO _sync_marks (seq, at_ms) SELECT seq, CAST((julianday('now') - "
+               "2440587.5) * 86400000 AS INTEGER) FROM _sync_state")
+    db.execute("UPDATE _sync_state SET epoch = lower(hex(randomblob(6))) WHERE role = 'hub'")
+    # Hub: the epoch in which each database copy last exchanged. After a restore, copies still
+    # on the old epoch prove nothing new (they are about to hear of the new one).
+    db.execute("ALTER TABLE _sync_instances ADD COLUMN epoch TEXT")

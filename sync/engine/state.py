@@ -8,6 +8,7 @@ bundles are read inside ``snapshot`` so they see one moment of the database.
 from __future__ import annotations
 
 import contextlib
+import secrets
 
 from sqlite_utils import Database
 
@@ -55,3 +56,9 @@ def reserve_seq(db: Database, n: int) -> int:
     """The first of ``n`` new sequence numbers of this replica."""
     return db.execute("UPDATE _sync_state SET seq = seq + ? WHERE id = 1 RETURNING seq",
                       [n]).fetchone()[0] - n + 1
+
+
+def new_epoch() -> str:
+    """A hub's epoch: short (it travels in every reply), random, only ever compared for
+    equality with the one before."""
+    return secrets.token_hex(6)
