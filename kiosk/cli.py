@@ -108,6 +108,9 @@ def join(installation, hub_url, token):
     return made
 
 
+HUB_CONNECTIONS = 1000  # below the 1,024 descriptors select() can watch
+
+
 @cli.command(help="Serve the kiosk with a production web server (waitress).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 serves the centre's other terminals.")
@@ -124,7 +127,11 @@ def serve(installation, host, port):
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     app = installation.app()
     try:
-        server = waitress.create_server(app, host=host, port=port,
+        # A hub keeps each centre's connection for its whole sync (keep-alive saves a round
+        # trip per request on slow links); with waitress's default of 100, the 101st centre of
+        # a province could not even connect until one finished.
+        limit = HUB_CONNECTIONS if app.config["ROLE"] == "hub" else 100
+        server = waitress.create_server(app, host=host, port=port, connection_limit=limit,
                                         threads=app.config["THREADS"], ident="infocentre")
     except OSError as e:
         raise CliError(_("Cannot listen on %(host)s:%(port)s: %(error)s", host=host, port=port,

@@ -80,6 +80,9 @@ OPTIONS = [
            "directory's sync_token file (owner-only), never from config.json."),
     Option("SYNC_BATCH", 1000, "Changes a centre sends per request."),
     Option("SYNC_PAGE", 2000, "Changes the hub sends per request, at most."),
+    Option("SYNC_QUEUE_MAX", 20.0, "Hub: seconds a centre's request may wait for its turn; one "
+           "that waited longer is answered 'busy, try again shortly' at once, before the "
+           "centre gives up on it."),
     Option("SYNC_MIN_SCHEMA", 1, "Hub: the oldest centre data version it accepts; older centres "
            "are asked to update."),
     Option("SYNC_DAEMON", True, "A centre's server also syncs by itself (infocentre serve); "
@@ -98,6 +101,7 @@ _TYPES = {
     "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
     "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
     "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float, "SYNC_TIMEOUT": float,
+    "SYNC_QUEUE_MAX": float,
 }
 
 

@@ -236,6 +236,8 @@ def error_words(code: str | None) -> str | None:
         "unreachable:not_hub": _("Something else answered instead of the hub (perhaps a page "
                                  "asking to sign in to the network). It will try again."),
         "unreachable:hub_error": _("The hub has a problem right now. It will try again later."),
+        "unreachable:busy": _("The hub is busy with many centres right now. It will try again "
+                              "by itself."),
         "unreachable:damaged": _("The connection broke during the sync. Nothing is lost; it "
                                  "will try again."),
         "refused:revoked": _("The hub no longer accepts this centre. Ask the regional staff "

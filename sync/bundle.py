@@ -55,6 +55,7 @@ class BundleReport:
     blob_bytes: int = 0
     restamped: bool = False  # pull: the centre's clock was ahead; its changes have new stamps
     renewed: bool = False  # pull: a restored or copied database took a new identity
+    recovered: bool = False  # pull: the hub was restored; everything goes to it again
     resync: bool = False  # pull: a full resynchronisation began (the hub purged deletions)
     problem: SyncError | None = None
     problem_at: int = 0
@@ -252,7 +253,7 @@ def _receive_news(db: Database, catalog: Catalog, head: dict, bundle: BundleFile
         # The hub was restored from a backup: everything goes to it again, and everything
         # comes again from its next bundle (these pages start from a cursor it no longer has).
         start_recovery(db, epoch)
-        report.renewed = True
+        report.renewed = report.recovered = True
         return False
     if isinstance(epoch, str) and epoch != state["epoch"]:
         db.execute("UPDATE _sync_state SET epoch = ? WHERE id = 1", [epoch])

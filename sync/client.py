@@ -104,6 +104,8 @@ class HubClient:
         self.bytes_received += len(f"HTTP/1.1 {response.status_code} {response.reason}\r\n") + (
             sum(len(f"{k}: {v}\r\n") for k, v in response.raw.headers.items()) + 2
             + len(content))
+        if response.status_code == 503 and (busy := self._busy(response, content)):
+            raise Refused(str(busy.pop("message") or "The hub is busy."), "busy", 503, **busy)
         if response.status_code >= 500:
             raise Unreachable(f"The hub is not working ({response.status_code}).",
                               reason="hub_error")
@@ -116,6 +118,20 @@ class HubClient:
             raise Refused(str(error.get("message", "The hub refused.")),
                           str(error.get("code", "refused")), response.status_code, **extra)
         return data
+
+    @classmethod
+    def _busy(cls, response, content: bytes) -> dict | None:
+        """The hub's "busy, try again after N seconds", or None (another 503)."""
+        try:
+            data = cls._parse(response, content)
+        except Unreachable:
+            return None
+        error = (data.get("errors") or [{}])[0]
+        retry = data.get("retry_after")
+        if error.get("code") == "busy" and isinstance(retry, int) and 0 < retry <= 600:
+            return {"message": error.get("message"), "retry_after": retry,
+                    "hub_time": data.get("hub_time")}
+        return None
 
     @staticmethod
     def _blob_chunk(response, content: bytes) -> tuple[bytes, int]:
@@ -174,14 +190,16 @@ class SyncReport:
 
 def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1000,
              page_limit: int = 2000, report: SyncReport | None = None,
-             on_step=None, store: media.Store | None = None) -> SyncReport:
+             on_step=None, store: media.Store | None = None, patience: float = 600,
+             sleep=time.sleep) -> SyncReport:
     """Push everything pending and pull everything new, then the blobs of ``store`` the rows
     name. Raises Unreachable or Refused; the report (passed in) still counts what happened
-    before. ``on_step(report)`` is called after each request that moved data (progress)."""
+    before. ``on_step(report)`` is called after each request that moved data (progress).
+    ``patience``: seconds, in all, to wait for a hub that says it is busy."""
     report = report or SyncReport()
     started = time.monotonic()
     catalog = Catalog(db, tables)
-    corrections = 0
+    corrections = waited = 0
     # What is written while this sync runs goes at the next one: a centre that keeps writing
     # never keeps its sync from ending.
     until = read_state(db)["seq"]
@@ -204,6 +222,17 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                     start_resync(db)
                     corrections += 1
                     continue
+                if e.code == "busy" and waited + e.extra["retry_after"] <= patience:
+                    # The hub has many centres at its door: wait the time it asked, then the
+                    # same request again (nothing of it was done). It judged the wait by the
+                    # request's signed time: a clock minutes slow learns the hub's here.
+                    if isinstance(hub_time, int):
+                        note_hub_time(db, hub_time, wall_ms())
+                    waited += e.extra["retry_after"]
+                    sleep(e.extra["retry_after"])
+                    continue
+                if e.code == "busy":
+                    raise Unreachable(e.message, reason="busy") from None
                 raise  # refused: said once, never sent again in a loop
             try:
                 step = process_reply(db, catalog, request, reply, wall_ms=wall_ms(),

@@ -51,6 +51,13 @@ class ResyncRequired(SyncError):
     code, http_status = "resync_required", 410
 
 
+class Busy(SyncError):
+    """The hub has more centres at its door than it can answer in time: try again after
+    ``retry_after`` seconds. Nothing was done."""
+
+    code, http_status = "busy", 503
+
+
 class TooLarge(SyncError):
     code, http_status = "too_large", 413
 

@@ -76,6 +76,8 @@ DOCUMENT = {
                 "409": _error("clock_ahead (with hub_time) or schema_too_old."),
                 "410": _error("resync_required: push, then pull everything from cursor 0."),
                 "413": _error("too_large."),
+                "503": _error("busy (with retry_after, seconds): the request waited its turn "
+                              "too long; nothing was done, send it again then."),
             },
         }},
         "/api/sync/v1/blobs": {"post": {
@@ -97,6 +99,7 @@ DOCUMENT = {
                                            "sizes": {"type": "object"}}}}}},
                 "400": _error("malformed."),
                 "401": _error("unauthenticated or revoked."),
+                "503": _error("busy (with retry_after, seconds)."),
             },
         }},
         "/api/sync/v1/blobs/{sha}/{size}/{offset}": {"put": {

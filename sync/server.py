@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import sqlite3
 import time
 import zlib
@@ -20,7 +21,7 @@ from .engine import Catalog, node_buckets, serve_exchange
 from .engine.clock import wall_ms
 from .engine.hub import remember_nonce
 from .engine.state import immediate
-from .errors import Malformed, MediaError, Revoked, SyncError, TooLarge, Unauthenticated
+from .errors import Busy, Malformed, MediaError, Revoked, SyncError, TooLarge, Unauthenticated
 from .openapi import DOCUMENT
 
 MAX_COMPRESSED = 8 * 1024 * 1024
@@ -211,6 +212,13 @@ def _authenticate(db, body: bytes, now: int) -> tuple[str, str]:
         raise Revoked("This centre's access to the hub was revoked.")
     if abs(sent_at - now) > signing.WINDOW_MS:
         raise Unauthenticated("This computer's clock is too far from the hub's.", hub_time=now)
+    # Many centres at once: a request that waited its turn past SYNC_QUEUE_MAX is answered at
+    # once, before its centre gives up on it, and nothing is done. It comes back a little later.
+    waited = now - sent_at
+    if waited > current_app.config.get("SYNC_QUEUE_MAX", 20.0) * 1000:
+        retry = random.randint(5, 30)  # centres spread out, not back in step
+        raise Busy(f"The hub is busy with other centres: try again in {retry} seconds.",
+                   retry_after=retry, hub_time=now)
     return node_id, nonce
 
 

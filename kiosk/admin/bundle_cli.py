@@ -120,7 +120,11 @@ def import_(installation, file, as_json):
         if report.restamped:
             click.echo(_("This computer's clock was ahead of the hub's: its changes have new "
                          "times. Export a new bundle for the hub."))
-        if report.renewed:
+        if report.recovered:
+            click.echo(_("The hub was restored from a backup: this centre sends it everything "
+                         "again. Take a new bundle from here to the hub; its answer brings "
+                         "everything again."))
+        elif report.renewed:
             click.echo(_("This centre's database was restored from a backup or copied: it now "
                          "has a new identity. Take a new bundle from here to the hub; its answer "
                          "brings everything again."))
@@ -206,6 +210,12 @@ def _problem(report: bundles.BundleReport) -> str:
         return _("Batch %(n)d of %(total)d was refused: the centre's clock is ahead of the "
                  "hub's. Take the hub's next bundle to the centre, then bring a new one back.",
                  n=report.problem_at, total=report.entries)
+    if getattr(problem, "reason", None) == "renew":
+        return _("Batch %(n)d of %(total)d was not imported: it comes from a copy of the "
+                 "centre's database that is behind what the hub has from it (a restored backup, "
+                 "or a second computer set up from the same disk). Take the hub's next bundle "
+                 "to that computer first, then bring a new one back.", n=report.problem_at,
+                 total=report.entries)
     if problem.code == "schema_too_old":
         return _("The centre's Infocentre is too old for this hub: update it there, then bring a "
                  "new bundle. Nothing was imported.")
