@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 
 import pytest
 
@@ -71,6 +72,7 @@ def test_an_edit_made_offline_by_a_clock_a_year_fast_loses_to_a_later_honest_one
     world.sync_all()
     fast.db.execute("UPDATE _sync_state SET offset_ms = ?", [YEAR_MS])  # its clock is wrong
     fast.db.execute("UPDATE notes SET title = 'offline, a year fast' WHERE id = 'n'")
+    time.sleep(0.005)  # later by a few milliseconds: within one, the node id decides
     honest.db.execute("UPDATE notes SET title = 'later, honest' WHERE id = 'n'")
     world.sync(honest)
     world.sync(fast)  # refused as stamped ahead; shifted back by the measured skew
@@ -91,6 +93,7 @@ def test_a_skew_measured_while_a_batch_is_in_flight_is_kept_for_it(world):
     fast.db.execute("UPDATE notes SET title = 'in flight, a year fast' WHERE id = 'n'")
     request = build_request(fast.db, fast.catalog, schema=1)  # sent; its answer never comes
     assert request["batch"]
+    time.sleep(0.005)
     honest.db.execute("UPDATE notes SET title = 'later, honest' WHERE id = 'n'")
     world.sync(honest)
     # The hub's time arrives some other way first (a refused signature, a hello): the batch in
