@@ -126,7 +126,8 @@ class World:
     def exchange(self, node: Replica, request: dict) -> dict:
         wire = json.loads(json.dumps(request))
         reply = serve_exchange(self.hub.db, self.hub.catalog, wire, node_id=node.node_id,
-                               now_ms=self.hub_now(), max_page=50, high_water=self.high_water)
+                               now_ms=self.hub_now(), max_page=max(50, request["limit"]),
+                               high_water=self.high_water)
         self.high_water = max(self.high_water, self.hub.db.execute(
             "SELECT seq FROM _sync_state").fetchone()[0])
         return json.loads(json.dumps(reply))
@@ -142,7 +143,7 @@ class World:
         check_high_water(self.hub.db, self.high_water)
 
     def sync(self, node: Replica, *, cut_after: int | None = None, lose_reply_at: int | None =
-             None, max_rounds: int = 200) -> int:
+             None, max_rounds: int = 200, batch_limit: int = 7, page_limit: int = 50) -> int:
         """Sync a node until nothing is left; returns the number of requests.
 
         ``cut_after`` stops after that many requests (a cut link); ``lose_reply_at`` loses the
@@ -153,8 +154,8 @@ class World:
         while requests < max_rounds:
             if cut_after is not None and requests >= cut_after:
                 return requests
-            request = build_request(node.db, node.catalog, schema=1, batch_limit=7,
-                                    page_limit=50)
+            request = build_request(node.db, node.catalog, schema=1, batch_limit=batch_limit,
+                                    page_limit=page_limit)
             requests += 1
             try:
                 reply = self.exchange(node, request)

@@ -37,11 +37,15 @@ def install(db: Database, tables: list[SyncedTable], *, node_id: str, role: str)
             columns = [(intern_column(db, table_id, name), name)
                        for name in synced_columns(db, spec)]
             shape[spec.name] = sorted(name for _, name in columns)
-            for statement in trigger_sql(table_id, spec, columns):
+            statements = trigger_sql(table_id, spec, columns, role)
+            if _installed(db, spec.name) == [s for s in statements if s.startswith("CREATE")]:
+                continue  # capture was in place: every row written since has its clock entry
+            for statement in statements:
                 db.execute(statement)
             if not (role == "node" and spec.upload == UPLOAD_HUB):
                 # A centre's copy of the hub's rows (a course pack installed from a USB stick)
                 # stays uncaptured: only the hub may change them, and its copy wins on arrival.
+                # Only when capture was missing or changed: the look reads the whole table.
                 _adopt_rows(db, table_id, spec.name)
         _note_shape(db, shape)
 
@@ -115,8 +119,10 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def trigger_sql(table_id: int, spec: SyncedTable, columns: list[tuple[int, str]]) -> list[str]:
-    """DROP and CREATE statements of the three capture triggers of one table."""
+def trigger_sql(table_id: int, spec: SyncedTable, columns: list[tuple[int, str]],
+                role: str = "node") -> list[str]:
+    """DROP and CREATE statements of the three capture triggers of one table, for a replica of
+    ``role`` (a node's also refuse writes to other centres' rows; the hub's need not look)."""
     t, name = table_id, _q(spec.name)
     prefix = f"_sync_{spec.name}"
     quiet = "(SELECT applying FROM _sync_state WHERE id = 1) = 0"
@@ -131,8 +137,7 @@ def trigger_sql(table_id: int, spec: SyncedTable, columns: list[tuple[int, str]]
     changed = " OR ".join(f"OLD.{_q(c)} IS NOT NEW.{_q(c)}" for _, c in columns) or "0"
     # On a node, a row of another centre is read-only unless anyone may change the table: the
     # hub would refuse the change, and this copy would differ from every other for ever.
-    guarded = spec.upload != UPLOAD_ANY
-    node_role = "(SELECT role FROM _sync_state WHERE id = 1) = 'node'"
+    guarded = spec.upload != UPLOAD_ANY and role == "node"
     own = "(SELECT node_id FROM _sync_state WHERE id = 1)"
 
     def guard(*rows: str) -> str:
@@ -140,7 +145,7 @@ def trigger_sql(table_id: int, spec: SyncedTable, columns: list[tuple[int, str]]
             return ""
         foreign = " OR ".join(f"{r}.centre_id IS NOT {own}" for r in rows)
         return (f"SELECT RAISE(ABORT, 'this row belongs to another centre: it can only be "
-                f"changed there') WHERE {node_role} AND ({foreign});")
+                f"changed there') WHERE {foreign};")
     per_column = "\n  ".join(
         record("NEW.id", col, f" AND OLD.{_q(c)} IS NOT NEW.{_q(c)}") for col, c in columns)
     return [
@@ -172,6 +177,16 @@ BEGIN
   {record("OLD.id", TOMBSTONE)}
 END""",
     ]
+
+
+def _installed(db: Database, table: str) -> list[str]:
+    """The CREATE statements of this table's capture triggers as they are in the database."""
+    prefix = f"_sync_{table}_"
+    return [sql for (sql,) in db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?) ORDER BY "
+        "CASE name WHEN ? THEN 0 WHEN ? THEN 1 ELSE 2 END",
+        [prefix + "insert", prefix + "update", prefix + "delete", prefix + "insert",
+         prefix + "update"])]
 
 
 def _adopt_rows(db: Database, table_id: int, table: str) -> None:

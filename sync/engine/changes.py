@@ -28,7 +28,7 @@ MAX_PK = 200
 INT64 = (-2**63, 2**63 - 1)
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One clock entry: a row version (col 0), a cell version, or a tombstone (col -1)."""
 
@@ -40,7 +40,7 @@ class Entry:
     seq: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """A decoded change: kind is "row", "cell" or "delete"; versions are (hlc, node id)."""
 
@@ -93,11 +93,15 @@ class Catalog:
 
 def encode(db: Database, catalog: Catalog, entries: list[Entry]) -> dict:
     """The changeset of ``entries``, with the current values of their rows."""
-    nodes: dict[str, int] = {}
+    nodes: dict[str, int] = {}  # node id -> its number on the wire
+    wire: dict[int, int] = {}  # local node index -> its number on the wire
     base = min((e.hlc for e in entries), default=0)
 
     def node(idx: int) -> int:
-        return nodes.setdefault(catalog.node_id(idx), len(nodes))
+        number = wire.get(idx)
+        if number is None:
+            number = wire[idx] = nodes.setdefault(catalog.node_id(idx), len(nodes))
+        return number
 
     blocks = []
     by_table: dict[int, list[Entry]] = {}
@@ -113,21 +117,25 @@ def encode(db: Database, catalog: Catalog, entries: list[Entry]) -> dict:
         wanted = set(row_pks) | {e.pk for e in cell_entries}
         current = _read_rows(db, table, columns, wanted)
         overrides = _own_versions(db, tid, row_pks)
-        block = {"name": table, "columns": columns, "rows": [], "cells": [], "deletes": []}
+        rows, cells, deletes = [], [], []
         for e in items:
             if e.col == TOMBSTONE:
-                block["deletes"].append([e.pk, e.hlc - base, node(e.node)])
+                deletes.append([e.pk, e.hlc - base, node(e.node)])
             elif e.col == ROW and e.pk in current:
-                newer = [[index[names[c]], h - base, node(n)]
-                         for c, h, n in overrides.get(e.pk, ()) if names.get(c) in index]
-                block["rows"].append([e.pk, e.hlc - base, node(e.node), current[e.pk], newer])
+                newer = overrides.get(e.pk)
+                if newer:
+                    newer = [[index[names[c]], h - base, node(n)]
+                             for c, h, n in newer if names.get(c) in index]
+                rows.append([e.pk, e.hlc - base, node(e.node), current[e.pk], newer or []])
         rows_here = set(row_pks)
         for e in cell_entries:
             if e.pk in current and e.pk not in rows_here:
-                value = current[e.pk][index[names[e.col]]]
-                block["cells"].append([e.pk, index[names[e.col]], e.hlc - base, node(e.node),
-                                       value])
-        block = {k: v for k, v in block.items() if v != []}
+                at = index[names[e.col]]
+                cells.append([e.pk, at, e.hlc - base, node(e.node), current[e.pk][at]])
+        block = {"name": table, "columns": columns}
+        for key, found in (("rows", rows), ("cells", cells), ("deletes", deletes)):
+            if found:
+                block[key] = found
         blocks.append(block)
     return {"nodes": list(nodes), "base": base, "tables": blocks}
 
@@ -141,7 +149,7 @@ def _read_rows(db: Database, table: str, columns: list[str], pks) -> dict[str, l
         marks = ",".join("?" * len(chunk))
         for row in db.execute(f"SELECT id, {select} FROM {_q(table)} WHERE id IN ({marks})",
                               chunk):
-            found[row[0]] = list(row[1:]) if columns else []
+            found[row[0]] = row[1:]
     return found
 
 
@@ -187,7 +195,13 @@ def decode(changeset, catalog: Catalog, *, lenient: bool = False) -> list[Change
     return changes
 
 
+BAD_VALUES = ("values must be text, numbers or null that SQLite can store (whole numbers of "
+              "64 bits, finite numbers, Unicode text)")
+MAX_STAMP = 2**62
+
+
 def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[Change]:
+    # Runs for every change a replica receives: plain loops, checks inlined.
     if not isinstance(block, dict) or not isinstance(block.get("name"), str):
         raise Malformed("each table must be an object with a name")
     table = block["name"]
@@ -206,47 +220,76 @@ def _decode_block(block, nodes, base, catalog: Catalog, lenient: bool) -> list[C
                         f"than this centre? Upgrade the hub first.")
     if len(set(columns)) != len(columns):
         raise Malformed(f"{table}: a column is named twice")
+    width, count_nodes = len(columns), len(nodes)
 
     def version(dh, n):
-        if not is_int(dh) or not is_int(n) or not 0 <= n < len(nodes):
+        if type(dh) is not int or type(n) is not int or not (
+                0 <= dh < MAX_STAMP and 0 <= n < count_nodes):
             raise Malformed(f"{table}: bad version")
         return (base + dh, nodes[n])
 
     out = []
+    append = out.append
     for item in _list(block.get("rows", []), table, "rows"):
-        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0])
-                and isinstance(item[3], list) and len(item[3]) == len(columns)
-                and isinstance(item[4], list)):
+        if not (type(item) is list and len(item) == 5):
             raise Malformed(f"{table}: bad row")
-        if not all(is_value(v) for v in item[3]):
-            raise Malformed(f"{table}: values must be text, numbers or null that SQLite can "
-                            f"store (whole numbers of 64 bits, finite numbers, Unicode text)")
+        pk, dh, n, values, newer = item
+        if not (_is_pk(pk) and type(values) in (list, tuple) and len(values) == width
+                and type(newer) is list):
+            raise Malformed(f"{table}: bad row")
+        if not _all_values(values):
+            raise Malformed(f"{table}: {BAD_VALUES}")
         overrides = {}
-        for o in item[4]:
-            if not (isinstance(o, list) and len(o) == 3 and is_int(o[0])
-                    and o[0] < len(columns)):
+        for o in newer:
+            if not (type(o) is list and len(o) == 3 and type(o[0]) is int
+                    and 0 <= o[0] < width):
                 raise Malformed(f"{table}: bad column version")
             overrides[columns[o[0]]] = version(o[1], o[2])
-        values = {c: v for c, v in zip(columns, item[3]) if c not in unknown}
-        overrides = {c: v for c, v in overrides.items() if c not in unknown}
-        out.append(Change("row", table, item[0], version(item[1], item[2]), values, overrides))
+        if unknown:
+            values = {c: v for c, v in zip(columns, values) if c not in unknown}
+            overrides = {c: v for c, v in overrides.items() if c not in unknown}
+        else:
+            values = dict(zip(columns, values))
+        append(Change("row", table, pk, version(dh, n), values, overrides))
     for item in _list(block.get("cells", []), table, "cells"):
-        if not (isinstance(item, list) and len(item) == 5 and _is_pk(item[0]) and is_int(item[1])
-                and item[1] < len(columns)):
+        if not (type(item) is list and len(item) == 5 and _is_pk(item[0])
+                and type(item[1]) is int and 0 <= item[1] < width):
             raise Malformed(f"{table}: bad cell")
-        if not is_value(item[4]):
-            raise Malformed(f"{table}: values must be text, numbers or null that SQLite can "
-                            f"store (whole numbers of 64 bits, finite numbers, Unicode text)")
+        if not _all_values((item[4],)):
+            raise Malformed(f"{table}: {BAD_VALUES}")
         if columns[item[1]] in unknown:
             version(item[2], item[3])
             continue
-        out.append(Change("cell", table, item[0], version(item[2], item[3]),
-                          {columns[item[1]]: item[4]}))
+        append(Change("cell", table, item[0], version(item[2], item[3]),
+                      {columns[item[1]]: item[4]}))
     for item in _list(block.get("deletes", []), table, "deletes"):
-        if not (isinstance(item, list) and len(item) == 3 and _is_pk(item[0])):
+        if not (type(item) is list and len(item) == 3 and _is_pk(item[0])):
             raise Malformed(f"{table}: bad delete")
-        out.append(Change("delete", table, item[0], version(item[1], item[2])))
+        append(Change("delete", table, item[0], version(item[1], item[2])))
     return out
+
+
+def _all_values(values) -> bool:
+    """Every value one SQLite stores as it came (see ``is_value``), checked in one loop."""
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            if not v.isascii():
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+        elif kind is int:
+            if not INT64[0] <= v <= INT64[1]:
+                return False
+        elif v is None:
+            continue
+        elif kind is float:
+            if not math.isfinite(v):
+                return False
+        else:
+            return False
+    return True
 
 
 def _list(value, table, key):
@@ -261,17 +304,9 @@ def is_int(value) -> bool:
 
 
 def is_value(value) -> bool:
-    """A value SQLite stores as it came: null, a 64-bit whole number, a finite number, or
-    Unicode text (no lone surrogate, which has no UTF-8 form)."""
-    if value is None:
-        return True
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return INT64[0] <= value <= INT64[1]
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, str) and is_text(value)
+    """A value SQLite stores as it came: null, a 64-bit whole number (not a bool), a finite
+    number, or Unicode text (no lone surrogate, which has no UTF-8 form)."""
+    return _all_values((value,))
 
 
 def is_text(value: str) -> bool:
@@ -286,7 +321,7 @@ def is_text(value: str) -> bool:
 
 
 def _is_pk(value) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_PK and is_text(value)
+    return type(value) is str and 0 < len(value) <= MAX_PK and (value.isascii() or is_text(value))
 
 
 def is_id(value) -> bool:

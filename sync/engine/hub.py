@@ -139,7 +139,8 @@ def note_mark(db: Database, now_ms: int) -> None:
     """Remember when the hub's sequence reached its current number, to the minute: tombstones
     are purged by when they arrived (sync.engine.purge). Call inside a transaction."""
     seq = db.execute("SELECT seq FROM _sync_state WHERE id = 1").fetchone()[0]
-    last = db.execute("SELECT seq, at_ms FROM _sync_marks ORDER BY seq DESC LIMIT 1").fetchone()
+    last = db.execute("SELECT seq, at_ms FROM _sync_marks WHERE seq = (SELECT max(seq) FROM "
+                      "_sync_marks)").fetchone()
     if last is not None and seq <= last[0]:
         return
     if last is not None and 0 <= now_ms - last[1] < MARK_EVERY_MS:

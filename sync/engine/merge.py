@@ -31,17 +31,22 @@ class ApplyResult:
     gone: list = field(default_factory=list)  # (table, pk) sent whole but deleted for ever here
 
 
-@dataclass
 class _Row:
-    exists: bool
-    values: dict
-    clock: dict  # col id -> (hlc, node id); ROW and TOMBSTONE included
-    deleted: bool = False  # tombstoned here (before or by this changeset)
-    new: bool = False
-    remove: bool = False  # to be deleted by this changeset
-    changed: set = field(default_factory=set)  # column names with new values
-    clock_dirty: set = field(default_factory=set)  # col ids whose entry changed or went
-    changes: list = field(default_factory=list)
+    """A row being merged: what is here, and what this changeset does to it."""
+
+    __slots__ = ("exists", "values", "clock", "deleted", "new", "remove", "changed",
+                 "clock_dirty", "changes")
+
+    def __init__(self):
+        self.exists = False
+        self.values: dict = {}
+        self.clock: dict = {}  # col id -> (hlc, node id); ROW and TOMBSTONE included
+        self.deleted = False  # tombstoned here (before or by this changeset)
+        self.new = False
+        self.remove = False  # to be deleted by this changeset
+        self.changed: set = set()  # column names with new values
+        self.clock_dirty: set = set()  # col ids whose entry changed or went
+        self.changes: list = []
 
 
 def _wins(incoming: Version, value, current: Version | None, current_value) -> bool:
@@ -87,9 +92,13 @@ def _apply_table(db, catalog: Catalog, table: str, items: list[Change], result: 
     tid = catalog.table_ids[table]
     col_ids = catalog.column_ids[table]
     rows = _load(db, table, tid, catalog.columns[table], {c.pk for c in items})
+    top = result.max_hlc
     for change in items:
-        result.max_hlc = max(result.max_hlc, change.version[0],
-                             *(v[0] for v in change.overrides.values()))
+        if change.version[0] > top:
+            top = change.version[0]
+        for version in change.overrides.values():
+            if version[0] > top:
+                top = version[0]
         row = rows[change.pk]
         row.changes.append(change)
         if row.deleted and change.kind == "row" and source != "hub":
@@ -116,6 +125,7 @@ def _apply_table(db, catalog: Catalog, table: str, items: list[Change], result: 
             result.quarantined += 1
         else:
             _merge_cell(row, change, col_ids, result, fresh)
+    result.max_hlc = top
     _write(db, catalog, table, tid, rows, result, seq_mode, origin, source)
     if seen:
         db.conn.executemany("INSERT OR IGNORE INTO _sync_seen (tbl, pk) VALUES (?, ?)",
@@ -123,7 +133,7 @@ def _apply_table(db, catalog: Catalog, table: str, items: list[Change], result: 
 
 
 def _load(db, table: str, tid: int, columns: list[str], pks: set) -> dict[str, _Row]:
-    rows = {pk: _Row(False, {}, {}) for pk in pks}
+    rows = {pk: _Row() for pk in pks}
     pks = list(pks)
     select = ", ".join(_q(c) for c in columns)
     for start in range(0, len(pks), 500):
@@ -220,12 +230,15 @@ def _write(db, catalog: Catalog, table: str, tid: int, rows: dict, result: Apply
     groups: dict[tuple, list] = {}
     for pk, row in rows.items():
         if row.exists and row.changed:
-            groups.setdefault((row.new, tuple(sorted(row.changed))), []).append(pk)
+            # A new row is written whole (its columns in the changeset's order, the same for a
+            # whole table); an existing one, the columns that changed.
+            names = tuple(row.values) if row.new else tuple(sorted(row.changed))
+            groups.setdefault((row.new, names), []).append(pk)
     for (is_new, names), pks in groups.items():
         if is_new:
             sql = (f"INSERT INTO {qtable} (id{''.join(', ' + _q(n) for n in names)}) "
                    f"VALUES (?{', ?' * len(names)})")
-            params = [[pk, *(rows[pk].values[n] for n in names)] for pk in pks]
+            params = [[pk, *rows[pk].values.values()] for pk in pks]  # in the order of names
         else:
             sql = (f"UPDATE {qtable} SET {', '.join(_q(n) + ' = ?' for n in names)} "
                    f"WHERE id = ?")
@@ -264,13 +277,18 @@ def _write_rows(db, sql, pks, params, rows, table, source) -> set:
 
 def _write_clock(db, catalog: Catalog, tid: int, rows: dict, seq_mode: str, origin) -> None:
     gone, put = [], []
+    indexes: dict[str, int] = {}
     for pk, row in rows.items():
+        clock = row.clock
         for cid in sorted(row.clock_dirty):
-            version = row.clock.get(cid)
+            version = clock.get(cid)
             if version is None:
                 gone.append((tid, pk, cid))
-            else:
-                put.append([tid, pk, cid, version[0], catalog.node_idx(version[1])])
+                continue
+            node = indexes.get(version[1])
+            if node is None:
+                node = indexes[version[1]] = catalog.node_idx(version[1])
+            put.append([tid, pk, cid, version[0], node])
     db.conn.executemany("DELETE FROM _sync_clock WHERE tbl = ? AND pk = ? AND col = ?", gone)
     if not put:
         return
