@@ -57,6 +57,18 @@ SURNAMES = ["Quishpe", "Guamán", "Lema", "Yupanqui", "Chimbo", "Cuji", "Andrang
             "Paucar", "Caiza", "Pilco", "Morocho", "Tacuri", "Asitimbay"]
 
 
+BORN_MS = 1_780_272_000_000  # 2026-06-01: when the first seeded record is made
+
+
+def row_id(rng: random.Random, born_ms: int) -> str:
+    """A time-ordered UUID (version 7) as kiosk.data.new_id makes for every row born at a
+    centre (DESIGN, Data), from ``rng``: rows made one after another sort one after another."""
+    value = (born_ms & ((1 << 48) - 1)) << 80 | rng.getrandbits(80)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
 def sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
@@ -65,12 +77,12 @@ def records(count: int, centre_id: str, seed: int = 2026):
     """(table, row) pairs, about 300 bytes each as JSON, the same for the same seed."""
     rng = random.Random(seed)
     for i in range(count):
-        row_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        row_id_ = row_id(rng, BORN_MS + i * 1000)  # one a second
         kind = i % 3
         if kind == 0:
             product = rng.choice(PRODUCTS)
             yield "bench_listings", {
-                "id": row_id, "centre_id": centre_id,
+                "id": row_id_, "centre_id": centre_id,
                 "title": f"{product.capitalize()} {rng.choice(ADJECTIVES)}",
                 "description": f"{product.capitalize()} de {rng.choice(PLACES)}. "
                                + sentence(rng, rng.randint(8, 14)),
@@ -79,7 +91,7 @@ def records(count: int, centre_id: str, seed: int = 2026):
                 "updated_at": f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"}
         elif kind == 1:
             yield "bench_lessons", {
-                "id": row_id, "centre_id": centre_id,
+                "id": row_id_, "centre_id": centre_id,
                 "course": rng.choice(["Usar la computadora", "Seguridad en internet",
                                       "Vender en el mercado"]),
                 "title": sentence(rng, rng.randint(3, 6)),
@@ -87,7 +99,7 @@ def records(count: int, centre_id: str, seed: int = 2026):
                 "minutes": rng.randint(5, 40), "level": rng.choice(["inicial", "medio"])}
         else:
             yield "bench_stories", {
-                "id": row_id, "centre_id": centre_id,
+                "id": row_id_, "centre_id": centre_id,
                 "teller": f"{rng.choice(NAMES)} {rng.choice(SURNAMES)}",
                 "place": rng.choice(PLACES), "title": sentence(rng, rng.randint(3, 6)),
                 "summary": sentence(rng, rng.randint(14, 22)),
