@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -19,10 +20,12 @@ import urllib3
 from . import media, signing
 from .engine import Catalog, build_request, note_hub_time, process_reply, start_resync
 from .engine.clock import wall_ms
+from .engine.exchange import read_ahead
 from .engine.state import read_state
 from .errors import Malformed, MediaError, Refused, Unreachable
 
 API = "/api/sync/v1"
+DEFAULT_PAGE = 2000  # the page limit the hub assumes when a request names none
 MAX_REPLY = 64 * 1024 * 1024
 
 
@@ -48,9 +51,10 @@ class HubClient:
         self.session.close()
 
     def exchange(self, payload: dict, time_ms: int) -> dict:
-        # Nothing the hub assumes anyway: the node is in the signature, empty parts are absent.
+        # Nothing the hub assumes anyway: the node is in the signature, empty parts are absent,
+        # and so is a page limit the hub takes by default.
         payload = {k: v for k, v in payload.items() if v is not None and v is not False
-                   and k != "node"}
+                   and k != "node" and not (k == "limit" and v == DEFAULT_PAGE)}
         return self._signed("POST", "/exchange", self._json_body(payload), time_ms)
 
     def blobs(self, offer: list, want: list, time_ms: int) -> dict:
@@ -203,14 +207,18 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
     # What is written while this sync runs goes at the next one: a centre that keeps writing
     # never keeps its sync from ending.
     until = read_state(db)["seq"]
+    sender = ThreadPoolExecutor(1, thread_name_prefix="sync-send")
+    ahead = None
     try:
         while True:
             request = build_request(db, catalog, schema=schema, batch_limit=batch_limit,
-                                    page_limit=page_limit, until=until)
+                                    page_limit=page_limit, until=until, ahead=ahead)
             offset = read_state(db)["offset_ms"]
             try:
-                reply = client.exchange(request, wall_ms() + offset)
+                reply, ahead = _send(sender, client, request, wall_ms() + offset, db, catalog,
+                                     batch_limit, until)
             except Refused as e:
+                ahead = None  # whatever follows is read again after the hub is heard
                 hub_time = e.extra.get("hub_time")
                 if e.code in ("clock_ahead", "unauthenticated") and isinstance(hub_time, int) \
                         and corrections < 3:
@@ -242,6 +250,8 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                                   reason="damaged") from None
             if step.reset:  # a new identity, or a restored hub: everything goes again
                 until = read_state(db)["seq"]
+            if step.reset or step.restamped:
+                ahead = None  # read before its stamps moved
             report.sent += step.sent
             report.received += step.received
             report.quarantined += step.quarantined + ((reply.get("ack") or {}).get(
@@ -255,10 +265,27 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
             sync_media(db, tables, client, store, report, on_step)
         return report
     finally:
+        sender.shutdown()
         report.requests = client.requests
         report.bytes_sent = client.bytes_sent
         report.bytes_received = client.bytes_received
         report.seconds = round(time.monotonic() - started, 3)
+
+
+def _send(sender, client: HubClient, request: dict, time_ms: int, db, catalog, batch_limit,
+          until):
+    """Send one request; while the hub works on a push, read the batch that follows, so the
+    centre and the hub work at once (the hub applies one batch while the next is read).
+    Returns the reply and that batch (None if there is none, or no push)."""
+    if not request["batch"]:
+        return client.exchange(request, time_ms), None
+    answer = sender.submit(client.exchange, request, time_ms)
+    try:
+        ahead = read_ahead(db, catalog, request["batch"]["to"], batch_limit=batch_limit,
+                           until=until)
+    finally:
+        reply = answer.result()  # the hub's answer (or its refusal) comes first
+    return reply, ahead
 
 
 def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncReport,

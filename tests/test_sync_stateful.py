@@ -200,7 +200,13 @@ class SyncMachine(RuleBasedStateMachine):
         exists = db.execute(f"SELECT 1 FROM {table} WHERE id = ?", [pk]).fetchone()
         try:
             if exists:
-                db.execute(f"UPDATE {table} SET {col} = ? WHERE id = ?", [value, pk])
+                # Writing the value a field already holds changes nothing, so it is no edit
+                # (the capture triggers record only what changed): it must not beat another
+                # centre's real edit.
+                if not db.execute(f"UPDATE {table} SET {col} = ? WHERE id = ? AND {col} IS NOT ?",
+                                  [value, pk, value]).rowcount:
+                    db.rollback()
+                    return
                 kind, values = "update", {col: value}
             else:
                 # An insert writes every column: those it does not name take their default.
@@ -267,8 +273,8 @@ class SyncMachine(RuleBasedStateMachine):
         col = cols[column % len(cols)]
         value = pick(col, value)
         at = self._now()
-        if self.hub.db.execute(f"UPDATE {table} SET {col} = ? WHERE id = ?",
-                               [value, pk]).rowcount:
+        if self.hub.db.execute(f"UPDATE {table} SET {col} = ? WHERE id = ? AND {col} IS NOT ?",
+                               [value, pk, value]).rowcount:  # the same value is no edit
             self.edits.append(Edit("hub", table, pk, "update", {col: value}, at, True, None,
                                    acked_at=self.step))
 

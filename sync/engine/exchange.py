@@ -34,31 +34,64 @@ class Step:
     quarantined: int = 0
     more: bool = False
     reset: bool = False  # this node's identity or history changed: everything goes again
+    restamped: bool = False  # stamps of this node's unsent changes moved, or rows went: a
+    # batch read ahead of this reply no longer matches them
+
+
+@dataclass
+class Ahead:
+    """The next batch's changes, read while the one before was on its way (sync.client): the
+    hub applies one batch while the next is read. Used only if nothing moved meanwhile."""
+
+    start: int  # the sequence number after which it starts
+    end: int
+    changes: dict
 
 
 def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: int = 1000,
-                  page_limit: int = 2000, until: int | None = None) -> dict:
+                  page_limit: int = 2000, until: int | None = None,
+                  ahead: Ahead | None = None) -> dict:
     """The next request: the batch in flight (again) or the next one, and the pull cursor.
 
     :param until: send nothing captured after this sequence number (what a sync started with),
         so a sync ends while people keep writing; the rest goes at the next one.
+    :param ahead: the next batch, already read (``read_ahead``); it becomes the batch in
+        flight if it still follows what the hub acknowledged.
     """
+    changes = None
     with immediate(db):
         state = read_state(db)
         pulling = state["resync"] != RESYNC_PUSHING
         batch = json.loads(state["inflight"]) if state["inflight"] else None
+        if batch is None and ahead and ahead.start == state["acked"] and not state["bundled"]:
+            batch = {"id": str(uuid.uuid4()), "from": ahead.start, "to": ahead.end}
+            db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
+            changes = ahead.changes
         if batch is None:
             batch = _next_batch(db, state, batch_limit, until)
             if batch is None and state["resync"] == RESYNC_PUSHING:
                 begin_pull_resync(db)
                 state, pulling = read_state(db), True
     # Property 6: the batch is read from one snapshot, values and versions of one moment.
-    payload = batch and {**batch, "changes": read_whole(
+    payload = batch and {**batch, "changes": changes or read_whole(
         db, catalog, lambda: batch_changes(db, catalog, read_state(db), batch))}
     return {"node": state["node_id"], "instance": state["instance_id"], "schema": schema,
             "acked": state["acked"], "batch": payload,
             "cursor": state["cursor"] if pulling else None, "limit": page_limit,
             "everything": state["resync"] == RESYNC_PULLING}
+
+
+def read_ahead(db: Database, catalog: Catalog, after: int, *, batch_limit: int = 1000,
+               until: int | None = None) -> Ahead | None:
+    """The batch that would follow sequence number ``after``, read from one snapshot, without
+    sending it or marking it in flight (None if there is none)."""
+    def read():
+        state = read_state(db)
+        end = _last_of_batch(db, state["node_idx"], after, batch_limit, until)
+        if end is None:
+            return None
+        return Ahead(after, end, batch_changes(db, catalog, state, {"from": after, "to": end}))
+    return read_whole(db, catalog, read)
 
 
 def batch_changes(db: Database, catalog: Catalog, state: dict, batch: dict) -> dict:
@@ -78,17 +111,21 @@ def _next_batch(db: Database, state: dict, limit: int, until: int | None) -> dic
             # first is applied and the other is skipped (sync/README.md, "Bundles").
             db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
             return batch
-    last = db.execute(
-        "SELECT max(seq) FROM (SELECT seq FROM _sync_clock WHERE seq > ? AND seq <= ? AND "
-        "node = ? ORDER BY seq LIMIT ?)",
-        [state["acked"], until if until is not None else 2**62, state["node_idx"], limit],
-    ).fetchone()[0]
+    last = _last_of_batch(db, state["node_idx"], state["acked"], limit, until)
     if last is None:
         return None
     batch = {"id": str(uuid.uuid4()), "from": state["acked"], "to": last}
     # Kept before it is sent: if the answer is lost, the same batch goes again (property 6).
     db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
     return batch
+
+
+def _last_of_batch(db: Database, node: int, after: int, limit: int, until: int | None):
+    """The sequence number ending a batch of up to ``limit`` changes after ``after``."""
+    return db.execute(
+        "SELECT max(seq) FROM (SELECT seq FROM _sync_clock WHERE seq > ? AND seq <= ? AND "
+        "node = ? ORDER BY seq LIMIT ?)",
+        [after, until if until is not None else 2**62, node, limit]).fetchone()[0]
 
 
 def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
@@ -113,8 +150,9 @@ def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
             db.execute("UPDATE _sync_state SET epoch = ? WHERE id = 1", [epoch])
         ack = reply.get("ack")
         if request["batch"] and ack and ack.get("batch") == request["batch"]["id"]:
-            _acknowledged(db, catalog, state, request["batch"], ack)
-        note_hub_time(db, reply["hub_time"], wall_ms, transaction=False)
+            step.restamped = _acknowledged(db, catalog, state, request["batch"], ack)
+        if note_hub_time(db, reply["hub_time"], wall_ms, transaction=False):
+            step.restamped = True
         if reply.get("renew_instance"):
             renew_instance(db)
             step.more = step.reset = True
@@ -130,11 +168,13 @@ def process_reply(db: Database, catalog: Catalog, request: dict, reply: dict, *,
     return step
 
 
-def _acknowledged(db: Database, catalog: Catalog, state: dict, batch: dict, ack: dict) -> None:
+def _acknowledged(db: Database, catalog: Catalog, state: dict, batch: dict, ack: dict) -> bool:
+    """Record an acknowledgement; returns whether stamps of changes after it moved."""
     db.execute("UPDATE _sync_state SET acked = max(acked, ?), inflight = NULL, owed_ms = 0 "
                "WHERE id = 1", [batch["to"]])
-    note_acked(db, state["node_idx"], batch["from"], batch["to"])
+    moved = note_acked(db, state["node_idx"], batch["from"], batch["to"])
     forget_deleted(db, catalog, ack.get("gone"))
+    return moved or bool(ack.get("gone"))
 
 
 def forget_deleted(db: Database, catalog: Catalog, gone) -> None:
@@ -162,6 +202,8 @@ def apply_page(db: Database, catalog: Catalog, page: dict, step: Step) -> None:
     exits = [e for e in page.get("exits", []) if isinstance(e, list) and len(e) == 2
              and e[0] in catalog.specs and isinstance(e[1], str)]
     scope.drop_rows(db, catalog, exits)
+    if exits or any(c.kind == "delete" for c in changes):
+        step.restamped = True
     step.received += result.received + len(exits)
     step.quarantined += result.quarantined
     db.execute("UPDATE _sync_state SET cursor = ? WHERE id = 1", [page["cursor"]])
@@ -225,6 +267,7 @@ def _finish_resync(db: Database, catalog: Catalog) -> None:
     db.execute("UPDATE _sync_state SET resync = 0 WHERE id = 1")
 
 
-__all__ = ["RESYNC_PULLING", "RESYNC_PUSHING", "Step", "apply_page", "batch_changes",
+__all__ = ["RESYNC_PULLING", "RESYNC_PUSHING", "Ahead", "Step", "apply_page", "batch_changes",
            "begin_pull_resync", "build_request", "forget_deleted", "note_hub_time",
-           "process_reply", "renew_instance", "snapshot", "start_recovery", "start_resync"]
+           "process_reply", "read_ahead", "renew_instance", "snapshot", "start_recovery",
+           "start_resync"]

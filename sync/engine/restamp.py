@@ -144,16 +144,18 @@ def _settle_clock(db: Database, node: int, acked: int) -> None:
     db.execute("UPDATE _sync_state SET hlc = max(fixed_hlc, ?) WHERE id = 1", [latest or 0])
 
 
-def note_acked(db: Database, node: int, after: int, upto: int) -> None:
+def note_acked(db: Database, node: int, after: int, upto: int) -> bool:
     """The hub acknowledged this node's changes after ``after`` up to ``upto``: their stamps
-    can no longer move, and the changes that follow stay above them. Call inside a
-    transaction."""
+    can no longer move, and the changes that follow stay above them (returns whether any of
+    those moved). Call inside a transaction."""
     top = db.execute("SELECT max(hlc) FROM _sync_clock WHERE seq > ? AND seq <= ? AND node = ?",
                      [after, upto, node]).fetchone()[0]
     if top is None:
-        return
+        return False
     db.execute("UPDATE _sync_state SET fixed_hlc = max(fixed_hlc, ?) WHERE id = 1", [top])
     following = db.execute("SELECT hlc FROM _sync_clock WHERE seq > ? AND node = ? ORDER BY seq "
                            "LIMIT 1", [upto, node]).fetchone()
     if following and following[0] <= top:
         raise_floor(db, node, upto, read_state(db)["fixed_hlc"])
+        return True
+    return False

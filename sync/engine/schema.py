@@ -200,7 +200,7 @@ def m0005_restores_and_scale(db):
                "STRICT")
     db.execute("INSERT INTO _sync_marks (seq, at_ms) SELECT seq, CAST((julianday('now') - "
                "2440587.5) * 86400000 AS INTEGER) FROM _sync_state")
-    db.execute("UPDATE _sync_state SET epoch = lower(hex(randomblob(6))) WHERE role = 'hub'")
+    db.execute("UPDATE _sync_state SET epoch = lower(hex(randomblob(4))) WHERE role = 'hub'")
     # Hub: the epoch in which each database copy last exchanged. After a restore, copies still
     # on the old epoch prove nothing new (they are about to hear of the new one).
     db.execute("ALTER TABLE _sync_instances ADD COLUMN epoch TEXT")

@@ -61,4 +61,4 @@ def reserve_seq(db: Database, n: int) -> int:
 def new_epoch() -> str:
     """A hub's epoch: short (it travels in every reply), random, only ever compared for
     equality with the one before."""
-    return secrets.token_hex(6)
+    return secrets.token_hex(4)
