@@ -76,8 +76,8 @@ def sign_in(page, base: str, role: str) -> None:
 
 
 def sync_pages(page, node: str, node_dir: Path, snap) -> None:
-    """The sync page synced, while a sync runs (its progress as a real one records it), and
-    after a failure."""
+    """The sync page synced, while a sync runs (its progress as a real one records it), after
+    a failure, and when the hub was too busy to take the centre."""
     from kiosk.syncing import sync_lock
 
     page.goto(f"{node}/sync")
@@ -97,6 +97,10 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     db.commit()
     page.goto(f"{node}/sync")
     snap("sync-problem")
+    db.execute("UPDATE sync_status SET last_error_code = 'unreachable:busy'")
+    db.commit()
+    page.goto(f"{node}/sync")
+    snap("sync-busy")
     db.execute("UPDATE sync_status SET last_error_code = NULL")  # the next language starts over
     db.commit()
     db.close()

@@ -285,8 +285,8 @@ def pages_to_check(node, hub):
     ]
 
 
-def open_page(page, base, role, what, code):
-    """Sign in as ``role`` (if any), choose the language, then open the page to check."""
+def sign_in_as(page, base, role, code):
+    """Sign in as ``role`` (if any), then choose the language."""
     if role == "regional":
         page.goto(f"{base}/auth/signin")
         page.fill("#name", DEMO["regional"])
@@ -296,6 +296,10 @@ def open_page(page, base, role, what, code):
     elif role:
         sign_in_with_keypad(page, base, role)
     choose_language(page, base, code)  # after signing in: the account remembers its own
+
+
+def open_page(page, base, what):
+    """Open the page to check: a path, or the steps that lead to it."""
     if what in ("pin", "pin-wrong"):
         page.goto(f"{base}/auth/signin")
         page.get_by_role("link", name=DEMO["cooperative"]).click()
@@ -342,15 +346,26 @@ def small_targets(page) -> list[str]:
 def test_every_page_passes_axe_and_has_large_touch_targets(browser, live_node, live_hub, code):
     axe = Axe()
     failures = []
+    # One browser session per person and server, signed in once: the pages are what is
+    # checked, not signing in thirty times.
+    people: dict = {}
     for name, role, server, what in pages_to_check(live_node, live_hub):
+        people.setdefault((role, server.url), []).append((name, what))
+    for (role, base), pages in people.items():
         context = browser.new_context(viewport={"width": 1024, "height": 720})
         page = context.new_page()
-        open_page(page, server.url, role, what, code)
-        assert page.locator("html").get_attribute("dir") == ("rtl" if code == "ar" else "ltr")
-        result = axe.run(page, options=WCAG)
-        for violation in result.response["violations"]:
-            targets = [n["target"] for n in violation["nodes"]][:3]
-            failures.append(f"{code} {name}: {violation['id']} {targets}")
-        failures += [f"{code} {name}: small target {t}" for t in small_targets(page)]
+        sign_in_as(page, base, role, code)
+        for name, what in pages:
+            open_page(page, base, what)
+            assert not role or "/auth/signin" not in page.url, f"{name}: signed out"
+            assert page.locator("html").get_attribute("dir") == ("rtl" if code == "ar" else
+                                                                 "ltr")
+            result = axe.run(page, options=WCAG)
+            for violation in result.response["violations"]:
+                targets = [n["target"] for n in violation["nodes"]][:3]
+                failures.append(f"{code} {name}: {violation['id']} {targets}")
+            failures += [f"{code} {name}: small target {t}" for t in small_targets(page)]
         context.close()
+    assert len({n for pages in people.values() for n, _ in pages}) == len(
+        pages_to_check(live_node, live_hub))
     assert not failures, "\n".join(failures)

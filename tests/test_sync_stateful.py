@@ -60,7 +60,7 @@ NUMBERS = st.one_of(st.none(), st.integers(-3, 3))
 VALUES = st.tuples(TEXTS, NUMBERS)
 EXAMPLES = int(os.environ.get("SYNC_MACHINE_EXAMPLES", 0)) or (
     2000 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 200)
-NOISE_MS = 1000  # a corrected clock lands within this of the truth
+NOISE_MS = 500  # a corrected clock lands within this of the truth (a round trip: milliseconds)
 
 
 # The world: a hub served for real (tests/thread_hub.py), and PCs.
