@@ -141,6 +141,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.hub_mode = None  # "edits" or "restores": a restored hub loses its own edits
         self.last_ms = 0
         self.waited = False
+        self.unnoticed_restore = None  # the epoch of a restored hub that has not noticed yet
         self.step = 0  # counts the rules run: when things happened, for the model
         self.hub_backup_step = 0
 
@@ -231,7 +232,8 @@ class SyncMachine(RuleBasedStateMachine):
         """The PC's edits the hub has acknowledged, as far as this PC knows (of the hub's
         current history: a PC that has not yet heard of a restored hub knows nothing)."""
         acked, epoch = pc.replica.db.execute("SELECT acked, epoch FROM _sync_state").fetchone()
-        if epoch != self.hub.db.execute("SELECT epoch FROM _sync_state").fetchone()[0]:
+        hub_epoch = self.hub.db.execute("SELECT epoch FROM _sync_state").fetchone()[0]
+        if epoch != hub_epoch or hub_epoch == self.unnoticed_restore:
             return
         for edit in self.edits:
             if pc.name in edit.holders and edit.acked_at is None and edit.seq <= acked:
@@ -374,6 +376,9 @@ class SyncMachine(RuleBasedStateMachine):
         for edit in self.edits:  # what the hub had acknowledged since its backup, it lost
             if edit.acked_at is not None and edit.acked_at > self.hub_backup_step:
                 edit.acked_at = None
+        # Until its next exchange shows the hub it was restored (and it renews its epoch), a
+        # PC's acknowledgements from before are of a history the hub no longer has.
+        self.unnoticed_restore = self.hub.db.execute("SELECT epoch FROM _sync_state").fetchone()[0]
 
     @rule(days=st.sampled_from([100]))
     def purge_hub(self, days):
