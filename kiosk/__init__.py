@@ -97,5 +97,7 @@ def _install_sync(app: Flask, tables: list) -> None:
 
         sync.server.init_app(app, get_db=data.get_db, tables=tables,
                              media_root=data.media_dir(app.config),
-                             data_dir=app.config["DATA_DIR"])
+                             data_dir=app.config["DATA_DIR"],
+                             open_writer=lambda: data.open_db(app.config["DATABASE"],
+                                                              shared=True))
         web.csrf.exempt(sync.server.bp)  # signed with the node's secret instead

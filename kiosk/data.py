@@ -28,9 +28,12 @@ BUSY_TIMEOUT_S = 10
 CACHE_KIB = 16 * 1024
 
 
-def open_db(path: str | os.PathLike) -> Database:
-    """A connection for the CLI, tests and background jobs (requests use ``get_db``)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+def open_db(path: str | os.PathLike, *, shared: bool = False) -> Database:
+    """A connection for the CLI, tests and background jobs (requests use ``get_db``).
+
+    :param shared: used by several threads, one at a time (the hub's sync writer).
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=not shared)
     # Text written as another code page (the sqlite3 tool in a Windows console) reads with
     # U+FFFD instead of failing every page; the sync engine reads strictly and mends it.
     conn.text_factory = tolerant_text

@@ -7,10 +7,12 @@ synced tables with ``init_app``. Every refusal is JSON, ``{"ok": false, "errors"
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
 import sqlite3
+import threading
 import time
 import zlib
 
@@ -31,12 +33,41 @@ PREFIX = "/api/sync/v1"
 bp = Blueprint("sync", __name__, url_prefix=PREFIX)
 
 
-def init_app(app, *, get_db, tables, media_root, data_dir, now_ms=wall_ms) -> None:
+def init_app(app, *, get_db, tables, media_root, data_dir, now_ms=wall_ms,
+             open_writer=None) -> None:
     """Serve the sync API from ``app`` (the hub), with the app's database, synced tables,
-    media store and data directory (where the high-water mark is kept, sync.watermark)."""
+    media store and data directory (where the high-water mark is kept, sync.watermark).
+
+    :param open_writer: opens a connection that several threads may use in turn. Exchanges
+        then run through that one connection, one at a time (as SQLite writes anyway):
+        its page cache stays warm, where each thread's own would be emptied by every commit
+        of another, and read again from the file for every exchange.
+    """
     app.extensions["sync"] = {"get_db": get_db, "tables": tables, "now_ms": now_ms,
-                              "store": media.Store(media_root), "data_dir": data_dir}
+                              "store": media.Store(media_root), "data_dir": data_dir,
+                              "writer": _Writer(open_writer) if open_writer else None}
     app.register_blueprint(bp)
+
+
+class _Writer:
+    """One connection for the exchanges' transactions, opened at first use, one thread at a
+    time."""
+
+    def __init__(self, open_writer):
+        self._open = open_writer
+        self._db = None
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._db is None:
+                self._db = self._open()
+            try:
+                yield self._db
+            finally:
+                if self._db.conn.in_transaction:  # never left open for the next thread
+                    self._db.conn.rollback()
 
 
 def _json(payload: dict, status: int = 200, compress: bool = False) -> Response:
@@ -74,13 +105,14 @@ def exchange():
     payload = _decode(body)
     if isinstance(payload, dict):
         payload.setdefault("node", node_id)  # the signature names the node; the body need not
-    catalog = Catalog(db, ext["tables"])
-    reply = _retrying(lambda: serve_exchange(
-        db, catalog, payload, node_id=node_id, now_ms=now, nonce=nonce,
-        min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
-        max_page=current_app.config.get("SYNC_PAGE", 2000),
-        high_water=watermark.read(ext["data_dir"])))
-    watermark.raise_to(ext["data_dir"], _seq(db))
+    with ext["writer"]() if ext["writer"] else contextlib.nullcontext(db) as writer:
+        catalog = Catalog(writer, ext["tables"])  # it writes too (the origins it meets)
+        reply = _retrying(lambda: serve_exchange(
+            writer, catalog, payload, node_id=node_id, now_ms=now, nonce=nonce,
+            min_schema=current_app.config.get("SYNC_MIN_SCHEMA", 0),
+            max_page=current_app.config.get("SYNC_PAGE", 2000),
+            high_water=watermark.read(ext["data_dir"])))
+        watermark.raise_to(ext["data_dir"], _seq(writer))
     return _json(compact(reply), compress=True)
 
 
