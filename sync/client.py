@@ -21,11 +21,11 @@ from . import media, signing
 from .engine import Catalog, build_request, note_hub_time, process_reply, start_resync
 from .engine.clock import wall_ms
 from .engine.exchange import read_ahead
+from .engine.hub import PAGE_LIMIT
 from .engine.state import read_state
 from .errors import Malformed, MediaError, Refused, Unreachable
 
 API = "/api/sync/v1"
-DEFAULT_PAGE = 2000  # the page limit the hub assumes when a request names none
 MAX_REPLY = 64 * 1024 * 1024
 
 
@@ -54,7 +54,7 @@ class HubClient:
         # Nothing the hub assumes anyway: the node is in the signature, empty parts are absent,
         # and so is a page limit the hub takes by default.
         payload = {k: v for k, v in payload.items() if v is not None and v is not False
-                   and k != "node" and not (k == "limit" and v == DEFAULT_PAGE)}
+                   and k != "node" and not (k == "limit" and v == PAGE_LIMIT)}
         return self._signed("POST", "/exchange", self._json_body(payload), time_ms)
 
     def blobs(self, offer: list, want: list, time_ms: int) -> dict:
@@ -193,7 +193,7 @@ class SyncReport:
 
 
 def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1000,
-             page_limit: int = 2000, report: SyncReport | None = None,
+             page_limit: int = PAGE_LIMIT, report: SyncReport | None = None,
              on_step=None, store: media.Store | None = None, patience: float = 600,
              sleep=time.sleep) -> SyncReport:
     """Push everything pending and pull everything new, then the blobs of ``store`` the rows

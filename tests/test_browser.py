@@ -366,6 +366,4 @@ def test_every_page_passes_axe_and_has_large_touch_targets(browser, live_node, l
                 failures.append(f"{code} {name}: {violation['id']} {targets}")
             failures += [f"{code} {name}: small target {t}" for t in small_targets(page)]
         context.close()
-    assert len({n for pages in people.values() for n, _ in pages}) == len(
-        pages_to_check(live_node, live_hub))
     assert not failures, "\n".join(failures)

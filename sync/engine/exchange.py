@@ -18,7 +18,7 @@ from ..errors import Malformed
 from . import scope
 from .capture import _q
 from .changes import Catalog, Entry, count, decode, encode
-from .hub import require_schema, serve_exchange  # noqa: F401 (the engine's public names)
+from .hub import PAGE_LIMIT, require_schema, serve_exchange  # noqa: F401 (the engine's public names)
 from .merge import apply
 from .restamp import is_time, note_acked, note_hub_time
 from .state import immediate, read_state, snapshot
@@ -49,7 +49,7 @@ class Ahead:
 
 
 def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: int = 1000,
-                  page_limit: int = 2000, until: int | None = None,
+                  page_limit: int = PAGE_LIMIT, until: int | None = None,
                   ahead: Ahead | None = None) -> dict:
     """The next request: the batch in flight (again) or the next one, and the pull cursor.
 

@@ -30,12 +30,13 @@ from .registry import UPLOAD_ANY, UPLOAD_HUB, node_buckets
 from .state import immediate, new_epoch, read_state
 from .text import read_whole
 
+PAGE_LIMIT = 2000  # changes in a page, when a request names no limit
 MARK_EVERY_MS = 60_000  # how finely the hub remembers when its sequence reached a number
 NONCE_KEEP_MS = 10 * 60 * 1000  # twice a signature's window either side of the hub's time
 
 
 def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now_ms: int,
-                   min_schema: int = 0, max_page: int = 2000, nonce: str | None = None,
+                   min_schema: int = 0, max_page: int = PAGE_LIMIT, nonce: str | None = None,
                    high_water: int = 0) -> dict:
     """Apply a node's push and answer with the acknowledgement and a page to pull.
 
@@ -186,7 +187,7 @@ def _checked(request) -> dict:
     req = {"node": request["node"], "instance": request["instance"],
            "schema": integer("schema"), "acked": integer("acked", 0),
            "cursor": None if request.get("cursor") is None else integer("cursor"),
-           "limit": integer("limit", 2000, 1), "batch": None,
+           "limit": integer("limit", PAGE_LIMIT, 1), "batch": None,
            "everything": request.get("everything", False) is True}
     batch = request.get("batch")
     if batch is not None:
