@@ -29,7 +29,7 @@ from .engine.exchange import (
     renew_instance,
     start_recovery,
 )
-from .engine.hub import epoch_of, note_report, require_schema
+from .engine.hub import epoch_of, note_report, require_schema, stored_reply
 from .engine.registry import node_buckets
 from .engine.restamp import note_acked
 from .engine.state import immediate, read_state, snapshot
@@ -357,10 +357,10 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
     for number, batch in enumerate(bundle.items(), 1):
         if progress:
             progress("batch", number, bundle.entries)
-        if isinstance(batch.get("id"), str) and db.execute(
-                "SELECT 1 FROM _sync_batches WHERE node_id = ? AND batch_id = ?",
-                [node_id, batch["id"]]).fetchone():
-            report.skipped += 1
+        copy = _copy(db, node_id, head["instance"])
+        if copy and isinstance(batch.get("id"), str) and stored_reply(
+                db, node_id, batch["id"], copy[0]):
+            report.skipped += 1  # this copy sent it online, or in an earlier bundle
             continue
         request = {"node": node_id, "instance": head["instance"], "schema": head["schema"],
                    "acked": batch.get("from"), "cursor": None, "batch": batch}
@@ -390,6 +390,14 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
     _take_blobs(bundle, store, report, lambda sha: media.in_scope(db, tables, sha, buckets),
                 progress)
     return report
+
+
+def _copy(db: Database, node_id: str, instance: str | None) -> tuple[int, int] | None:
+    """The hub's id of a centre's database copy, and what it acknowledged to it (None for a
+    copy it has not heard from)."""
+    return instance and db.execute(
+        "SELECT id, acked FROM _sync_instances WHERE instance_id = ? AND node_id = ?",
+        [instance, node_id]).fetchone()
 
 
 def _remember(db: Database, node_id: str, head: dict, refused: dict | None) -> None:
@@ -454,14 +462,15 @@ def _write_pull(writer: Writer, db: Database, tables: list, catalog: Catalog, sp
     if full:
         cursor = 0
     instance = spec["instance"]
-    copy = instance and db.execute(
-        "SELECT id, acked FROM _sync_instances WHERE instance_id = ? AND node_id = ?",
-        [instance, node_id]).fetchone()
+    copy = _copy(db, node_id, instance)
     # No echo of what this copy sent, unless the centre needs every row again.
     echo = copy[0] if copy and not (spec["everything"] or full) else None
+    # The acknowledgements of what this copy sent (a twin cloned from its disk holds the same
+    # batch ids, and must not take them: see engine.hub.stored_reply).
     acks = [json.loads(reply) for (reply,) in db.execute(
-        "SELECT reply FROM _sync_batches WHERE node_id = ? AND "
-        "json_extract(reply, '$.acked') > ? ORDER BY rowid", [node_id, spec["acked"] or 0])]
+        "SELECT reply FROM _sync_batches WHERE node_id = ? AND json_extract(reply, '$.acked') "
+        "> ? AND (instance IS NULL OR instance = ?) ORDER BY rowid",
+        [node_id, spec["acked"] or 0, copy and copy[0]])]
     held = [] if store is None else sorted(
         sha for sha in media.named(db, tables, centre_id=node_id) if store.has(sha))
     refused = spec["refused"] and json.loads(spec["refused"])

@@ -12,14 +12,14 @@ import sqlite3
 import pytest
 
 from sync.bundle import export_at_node, export_for_node, import_at_hub, import_at_node
-from sync.engine import pending, purge
+from sync.engine import build_request, pending, purge
 from sync.engine.clock import MAX_AHEAD_MS, physical_ms, wall_ms
 from sync.engine.purge import DAY_MS
 from sync.errors import BundleError, ClockAhead
 from sync.signing import derive_secret, make_token
 
 from .live import db_rows, infocentre, join_centre
-from .sync_world import clone_db
+from .sync_world import Replica, clone_db
 
 KEY = "the hub's secret key, for these tests only"
 ENGINE_TABLES = ("notes", "diary", "stories", "_sync_state", "_sync_clock", "_sync_batches",
@@ -301,6 +301,34 @@ def test_a_centre_behind_the_hubs_purged_deletions_resynchronises_fully(world, t
     hub_export(world, a, tmp_path / "a3-down.bundle")
     assert node_import(a, tmp_path / "a3-down.bundle").resync
     assert a.rows("notes") == world.hub.rows("notes") and len(a.rows("notes")) == 6
+
+
+def test_a_clone_of_a_clone_by_bundle_does_not_take_its_twins_acknowledgement(world, tmp_path):
+    """B, cloned from A, read a batch its link never sent; C was cloned from B. B sent that
+    batch online under a new identity. C's bundle carries the same batch under the identity it
+    shares with A: the hub must not count it as received from C, nor tell C it was, or C keeps
+    A's identity and A's notes are held back from it as its own echo."""
+    a = nodes(world)[0]
+    world.sync(a)
+    clone_db(a.path, tmp_path / "second.db")
+    b = Replica(tmp_path / "second.db", a.node_id, "node")
+    write_notes(b, 2, prefix="from-b")
+    build_request(b.db, b.catalog, schema=1, batch_limit=7)  # the link died before it left
+    clone_db(b.path, tmp_path / "third.db")
+    c = Replica(tmp_path / "third.db", a.node_id, "node")
+    write_notes(a, 3, prefix="from-a")
+    world.sync(a)
+    world.sync(b)
+    export(c, tmp_path / "c1-up.bundle")
+    assert hub_import(world, tmp_path / "c1-up.bundle").problem.reason == "renew"
+    hub_export(world, c, tmp_path / "c1-down.bundle")
+    assert node_import(c, tmp_path / "c1-down.bundle").renewed
+    for trip in ("c2", "c3"):
+        carry(world, c, tmp_path, trip)
+    assert len(world.hub.rows("notes")) == 5
+    assert c.rows("notes") == world.hub.rows("notes")
+    c.db.close()
+    b.db.close()
 
 
 # Clocks (property 5).

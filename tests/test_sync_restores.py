@@ -204,6 +204,36 @@ def test_every_change_made_on_either_of_two_cloned_pcs_reaches_the_other(world, 
 
 # A hub put back from a backup (failure 5).
 
+def test_a_clone_of_a_clone_that_replays_its_twins_batch_still_gets_what_the_first_pc_sent(
+        world):
+    """Found by the stateful test: B, cloned from A, read a batch that never left (a cut link),
+    and C was cloned from B with that batch in flight. B took a new identity and sent the batch
+    under it. C then sent the same batch under the identity it shares with A: the hub took it
+    for a replay and answered with B's acknowledgement, so C kept A's identity, and A's note was
+    held back from it for ever as its own echo."""
+    a = nodes(world)[0]
+    world.sync(a)
+    second = a.path.with_name("a-second.db")
+    clone_db(a.path, second)
+    b = Replica(second, a.node_id, "node")
+    note(b, "from-b", "typed on the second PC")
+    build_request(b.db, b.catalog, schema=1, batch_limit=7)  # the link died before it left
+    third = a.path.with_name("a-third.db")
+    clone_db(b.path, third)  # the third PC, set up from the second one's disk
+    c = Replica(third, a.node_id, "node")
+    world.nodes.update(second=b, third=c)
+    note(a, "from-a", "typed on the first PC")
+    for replica in (a, b, c):
+        world.sync(replica)
+    world.sync_all()
+    assert {"from-a", "from-b"} <= set(titles(world.hub))
+    for replica in nodes(world):
+        assert titles(replica) == titles(world.hub), replica.path.name
+    instances = {r.db.execute("SELECT instance_id FROM _sync_state").fetchone()[0]
+                 for r in (a, b, c)}
+    assert len(instances) == 3
+
+
 
 def test_a_hub_restored_from_a_backup_gets_back_everything_the_centres_hold(world):
     a, b, c = nodes(world)

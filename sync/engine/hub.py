@@ -73,11 +73,9 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
                                  hub_time=now_ms)
         ack, renew = None, False
         batch = req["batch"]
-        stored = batch and db.execute(
-            "SELECT reply FROM _sync_batches WHERE node_id = ? AND batch_id = ?",
-            [node_id, batch["id"]]).fetchone()
+        stored = batch and stored_reply(db, node_id, batch["id"], instance)
         if stored:
-            ack = json.loads(stored[0])  # the original acknowledgement (property 6)
+            ack = json.loads(stored)  # the original acknowledgement (property 6)
             db.execute("UPDATE _sync_batches SET replays = replays + 1 WHERE node_id = ? AND "
                        "batch_id = ?", [node_id, batch["id"]])
         else:
@@ -111,6 +109,16 @@ def require_schema(schema: int, min_schema: int) -> None:
         raise SchemaTooOld(
             f"Please update Infocentre at this centre: its data is at version {schema}, and "
             f"the hub needs at least version {min_schema}.")
+
+
+def stored_reply(db: Database, node_id: str, batch_id: str, instance: int) -> str | None:
+    """The acknowledgement the hub gave this batch, if this database copy sent it (a replay).
+    The same id from another copy is no replay: a PC cloned from a disk holds its twin's batch
+    in flight, and its twin's acknowledgement would tell it that it shares its twin's history.
+    Batches stored before the hub noted their sender count for any copy."""
+    row = db.execute("SELECT reply FROM _sync_batches WHERE node_id = ? AND batch_id = ? AND "
+                     "(instance IS NULL OR instance = ?)", [node_id, batch_id, instance]).fetchone()
+    return row and row[0]
 
 
 def remember_nonce(db: Database, node_id: str, nonce: str, now_ms: int) -> None:
@@ -250,8 +258,10 @@ def _receive(db: Database, catalog: Catalog, batch: dict, node_id: str, instance
            "applied": result.applied, "quarantined": result.quarantined + len(refused)}
     if result.gone:
         ack["gone"] = [list(key) for key in result.gone]  # ids deleted for ever: drop them
-    db.execute("INSERT INTO _sync_batches (node_id, batch_id, reply, received_at) "
-               "VALUES (?, ?, ?, datetime('now'))", [node_id, batch["id"], json.dumps(ack)])
+    # REPLACE: the same id from another copy (see stored_reply) now belongs to this one.
+    db.execute("INSERT OR REPLACE INTO _sync_batches (node_id, batch_id, reply, received_at, "
+               "instance) VALUES (?, ?, ?, datetime('now'), ?)",
+               [node_id, batch["id"], json.dumps(ack), instance])
     db.execute("UPDATE _sync_instances SET acked = max(acked, ?) WHERE id = ?",
                [batch["to"], instance])
     return ack
@@ -289,4 +299,4 @@ def epoch_of(db: Database) -> str | None:
 
 
 __all__ = ["check_high_water", "epoch_of", "note_mark", "note_report", "remember_nonce",
-           "renew_epoch", "require_schema", "serve_exchange"]
+           "renew_epoch", "require_schema", "serve_exchange", "stored_reply"]

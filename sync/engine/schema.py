@@ -204,3 +204,11 @@ def m0005_restores_and_scale(db):
     # Hub: the epoch in which each database copy last exchanged. After a restore, copies still
     # on the old epoch prove nothing new (they are about to hear of the new one).
     db.execute("ALTER TABLE _sync_instances ADD COLUMN epoch TEXT")
+
+
+@MIGRATIONS()
+def m0006_batch_senders(db):
+    # Hub: the database copy (_sync_instances.id) that sent each batch. A batch id is a replay
+    # only from the copy that sent it: a PC cloned from a disk holds its twin's batch in flight,
+    # and must not take its twin's acknowledgement (and with it, its twin's history) for its own.
+    db.execute("ALTER TABLE _sync_batches ADD COLUMN instance INTEGER")
