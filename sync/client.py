@@ -7,10 +7,12 @@ is ``Refused`` with the hub's code and message.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -20,13 +22,43 @@ import urllib3
 from . import media, signing
 from .engine import Catalog, build_request, note_hub_time, process_reply, start_resync
 from .engine.clock import wall_ms
-from .engine.exchange import read_ahead
+from .engine.exchange import Ahead, read_ahead
 from .engine.hub import PAGE_LIMIT
 from .engine.state import read_state
 from .errors import Malformed, MediaError, Refused, Unreachable
 
 API = "/api/sync/v1"
 MAX_REPLY = 64 * 1024 * 1024
+
+
+def _dumps(value) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Packed:
+    """A batch read ahead, already serialised and compressed as the start of a request's body,
+    while the hub was busy with the batch before: only the request's few other fields are
+    left to compress once the hub has answered. Used once."""
+
+    def __init__(self, ahead: Ahead):
+        self.ahead = ahead
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        batch = {"id": ahead.id, "from": ahead.start, "to": ahead.end, "changes": ahead.changes}
+        self._head = self._deflate.compress(b'{"batch":' + _dumps(batch))
+
+    def holds(self, batch) -> bool:
+        """Whether ``batch`` is this one (the request adopted the batch read ahead)."""
+        return isinstance(batch, dict) and batch.get("changes") is self.ahead.changes and (
+            batch.get("id"), batch.get("from"), batch.get("to")) == (
+            self.ahead.id, self.ahead.start, self.ahead.end)
+
+    def body(self, rest: dict) -> bytes:
+        """The whole gzip body: the batch, then ``rest`` (the request's other fields)."""
+        tail = _dumps(rest)
+        tail = b"}" if tail == b"{}" else b"," + tail[1:]
+        body = self._head + self._deflate.compress(tail) + self._deflate.flush()
+        self._head = None  # used once
+        return body
 
 
 class HubClient:
@@ -50,12 +82,18 @@ class HubClient:
     def close(self) -> None:
         self.session.close()
 
-    def exchange(self, payload: dict, time_ms: int) -> dict:
+    def exchange(self, payload: dict, time_ms: int, packed: Packed | None = None) -> dict:
+        """One exchange. ``packed``: the payload's batch, already compressed (read ahead)."""
         # Nothing the hub assumes anyway: the node is in the signature, empty parts are absent,
         # and so is a page limit the hub takes by default.
         payload = {k: v for k, v in payload.items() if v is not None and v is not False
                    and k != "node" and not (k == "limit" and v == PAGE_LIMIT)}
-        return self._signed("POST", "/exchange", self._json_body(payload), time_ms)
+        if packed is not None and packed.holds(payload.get("batch")):
+            body = packed.body({k: v for k, v in payload.items() if k != "batch"})
+            body_headers = body, {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        else:
+            body_headers = self._json_body(payload)
+        return self._signed("POST", "/exchange", body_headers, time_ms)
 
     def blobs(self, offer: list, want: list, time_ms: int) -> dict:
         """Which offered blobs the hub lacks (``missing``: {sha: bytes it has}) and the sizes
@@ -78,7 +116,7 @@ class HubClient:
 
     @staticmethod
     def _json_body(payload: dict) -> tuple[bytes, dict]:
-        plain = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        plain = _dumps(payload)
         body = gzip.compress(plain, compresslevel=6)
         headers = {"Content-Type": "application/json"}
         if len(body) < len(plain):
@@ -208,17 +246,25 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
     # never keeps its sync from ending.
     until = read_state(db)["seq"]
     sender = ThreadPoolExecutor(1, thread_name_prefix="sync-send")
-    ahead = None
+    ahead = packed = fetched = None
     try:
         while True:
             request = build_request(db, catalog, schema=schema, batch_limit=batch_limit,
                                     page_limit=page_limit, until=until, ahead=ahead)
             offset = read_state(db)["offset_ms"]
             try:
-                reply, ahead = _send(sender, client, request, wall_ms() + offset, db, catalog,
-                                     batch_limit, until)
+                if fetched and fetched.request == request:
+                    answer, fetched = fetched.answer, None
+                    (reply, arrived), ahead, packed = answer.result(), None, None
+                else:
+                    if fetched:
+                        fetched, dropped = None, fetched
+                        dropped.drop()
+                    reply, ahead, packed = _send(sender, client, request, wall_ms() + offset,
+                                                 db, catalog, batch_limit, until, packed)
+                    arrived = wall_ms()
             except Refused as e:
-                ahead = None  # whatever follows is read again after the hub is heard
+                ahead = packed = None  # what follows is read again after the hub is heard
                 hub_time = e.extra.get("hub_time")
                 if e.code in ("clock_ahead", "unauthenticated") and isinstance(hub_time, int) \
                         and corrections < 3:
@@ -242,8 +288,10 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                 if e.code == "busy":
                     raise Unreachable(e.message, reason="busy") from None
                 raise  # refused: said once, never sent again in a loop
+            # While this page is applied, the hub reads the next one.
+            fetched = _pull_ahead(sender, client, request, reply, offset)
             try:
-                step = process_reply(db, catalog, request, reply, wall_ms=wall_ms(),
+                step = process_reply(db, catalog, request, reply, wall_ms=arrived,
                                      until=until)
             except Malformed as e:  # nothing of it was kept; the next sync asks again
                 raise Unreachable(f"The hub's answer was not understood: {e.message}",
@@ -251,7 +299,7 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
             if step.reset:  # a new identity, or a restored hub: everything goes again
                 until = read_state(db)["seq"]
             if step.reset or step.restamped:
-                ahead = None  # read before its stamps moved
+                ahead = packed = None  # read before its stamps moved
             report.sent += step.sent
             report.received += step.received
             report.quarantined += step.quarantined + ((reply.get("ack") or {}).get(
@@ -261,6 +309,8 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
                 on_step(report)
             if not step.more:
                 break
+        if fetched:
+            fetched.drop()
         if store is not None:
             sync_media(db, tables, client, store, report, on_step)
         return report
@@ -272,20 +322,54 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
         report.seconds = round(time.monotonic() - started, 3)
 
 
+@dataclass
+class _Fetched:
+    """A pull request sent before the page ahead of it was applied, and its answer to come:
+    used only if the request built after that page is the same (nothing else moved)."""
+
+    request: dict
+    answer: Future
+
+    def drop(self) -> None:
+        """Not used: a pull asked for ahead changes nothing at the hub that the next request
+        does not say again, so its answer, or its failure, is only waited for."""
+        with contextlib.suppress(Exception):
+            self.answer.result()
+
+
+def _pull_ahead(sender, client: HubClient, request: dict, reply, offset: int):
+    """Ask for the page after this one while this one is applied (the centre applies one
+    page while the hub reads the next), when this was a pull alone and more is coming."""
+    page = reply.get("pull") if isinstance(reply, dict) else None
+    if (request["batch"] or request["cursor"] is None or reply.get("renew_instance")
+            or not isinstance(page, dict) or page.get("more") is not True
+            or not isinstance(page.get("cursor"), int)):
+        return None
+    following = {**request, "cursor": page["cursor"]}
+
+    def ask():
+        answer = client.exchange({**following, "ahead": True}, wall_ms() + offset)
+        return answer, wall_ms()
+    return _Fetched(following, sender.submit(ask))
+
+
 def _send(sender, client: HubClient, request: dict, time_ms: int, db, catalog, batch_limit,
-          until):
-    """Send one request; while the hub works on a push, read the batch that follows, so the
-    centre and the hub work at once (the hub applies one batch while the next is read).
-    Returns the reply and that batch (None if there is none, or no push)."""
+          until, packed: Packed | None):
+    """Send one request; while the hub works on a push, read and compress the batch that
+    follows, so the centre and the hub work at once (the hub applies one batch while the next
+    is read). Returns the reply, and that batch as read and as packed (None if there is none,
+    or no push). ``packed``: the batch of this request, if it was read ahead."""
     if not request["batch"]:
-        return client.exchange(request, time_ms), None
-    answer = sender.submit(client.exchange, request, time_ms)
+        return client.exchange(request, time_ms), None, None
+    answer = sender.submit(client.exchange, request, time_ms, packed)
+    following = None
     try:
         ahead = read_ahead(db, catalog, request["batch"]["to"], batch_limit=batch_limit,
                            until=until)
+        following = ahead and Packed(ahead)
     finally:
         reply = answer.result()  # the hub's answer (or its refusal) comes first
-    return reply, ahead
+    return reply, ahead, following
 
 
 def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncReport,

@@ -169,6 +169,9 @@ DOCUMENT = {
             "everything": {"type": "boolean",
                            "description": "A full resynchronisation: the node's own changes "
                                           "too."},
+            "ahead": {"type": "boolean",
+                      "description": "Asked before the page at the cursor was applied: the "
+                                     "hub does not note the cursor as the node's."},
             "batch": {"type": "object", "nullable": True,
                       "required": ["id", "from", "to", "changes"], "properties": {
                 "id": {"type": "string", "maxLength": 64},

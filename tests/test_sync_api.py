@@ -266,3 +266,43 @@ def test_hello_and_the_openapi_document_need_no_signature(hub_client):
 def test_a_centre_serves_no_sync_api(client):
     assert client.get("/api/sync/v1/hello").status_code == 404
     assert client.post(PATH, data=b"{}").status_code == 404
+
+
+def test_a_batch_packed_ahead_makes_the_same_request_as_one_serialised_whole():
+    """The client compresses the batch it read ahead while the hub works on the one before;
+    the body it sends then must say exactly what the plain request says."""
+    from sync.client import HubClient, Packed
+    from sync.engine.exchange import Ahead
+
+    ahead = Ahead(4, 9, {"notes": {"rows": [["k1", 3, 0, ["Minga ñ دال \u2028 <script>"]]]}})
+    packed = Packed(ahead)
+    request = {"instance": str(uuid.uuid4()), "schema": 1, "acked": 4, "cursor": 17,
+               "batch": {"id": ahead.id, "from": 4, "to": 9, "changes": ahead.changes}}
+    assert packed.holds(request["batch"])
+    assert not packed.holds({**request["batch"], "changes": json.loads(json.dumps(
+        ahead.changes))})  # read again, it may differ: only the very batch read ahead counts
+    assert not packed.holds({**request["batch"], "id": str(uuid.uuid4())})
+    body = packed.body({k: v for k, v in request.items() if k != "batch"})
+    assert json.loads(gzip.decompress(body)) == request
+    plain, _ = HubClient._json_body(request)
+    assert json.loads(gzip.decompress(plain)) == json.loads(gzip.decompress(body))
+
+
+def test_a_page_asked_for_ahead_is_not_taken_for_what_the_centre_has(hub_client, hub_db, node):
+    """A centre asks for the next page while it applies one: until it has applied it, the hub's
+    next bundle for it must still start from the cursor it really has."""
+    node_id, secret = node
+    instance = str(uuid.uuid4())
+
+    def ask(**extra):
+        body = json.dumps({"instance": instance, "schema": 1, **extra}).encode()
+        response = hub_client.post(PATH, data=body, headers=signed(node_id, secret, body))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return hub_db.execute("SELECT cursor FROM _sync_nodes WHERE node_id = ?",
+                              [node_id]).fetchone()[0]
+
+    assert ask(cursor=0) == 0
+    top = hub_db.execute("SELECT seq FROM _sync_state").fetchone()[0]
+    assert top > 0
+    assert ask(cursor=top, ahead=True) == 0  # asked for, not yet applied
+    assert ask(cursor=top) == top

@@ -40,11 +40,11 @@ class LateClient(HubClient):
         super().__init__(*args, **kwargs)
         self.late, self.seconds = late, seconds
 
-    def exchange(self, payload, time_ms):
+    def exchange(self, payload, time_ms, packed=None):
         if self.late:
             self.late -= 1
             time_ms -= self.seconds * 1000
-        return super().exchange(payload, time_ms)
+        return super().exchange(payload, time_ms, packed)
 
 
 def test_a_request_that_waited_too_long_is_answered_busy_and_sent_again(hub, tmp_path):

@@ -74,11 +74,11 @@ class FaultyClient(HubClient):
         super().__init__(*args, **kwargs)
         self.cut_at, self.lose, self.count = cut_at, lose, 0
 
-    def exchange(self, payload, time_ms):
+    def exchange(self, payload, time_ms, packed=None):
         self.count += 1
         if self.count == self.cut_at and not self.lose:
             raise Unreachable("cut before sending", reason="no_answer")
-        reply = super().exchange(payload, time_ms)
+        reply = super().exchange(payload, time_ms, packed)
         if self.count == self.cut_at:
             raise Unreachable("the reply was lost", reason="no_answer")
         return reply

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
@@ -46,6 +46,7 @@ class Ahead:
     start: int  # the sequence number after which it starts
     end: int
     changes: dict
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the batch's, if it is sent
 
 
 def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: int = 1000,
@@ -64,7 +65,7 @@ def build_request(db: Database, catalog: Catalog, *, schema: int, batch_limit: i
         pulling = state["resync"] != RESYNC_PUSHING
         batch = json.loads(state["inflight"]) if state["inflight"] else None
         if batch is None and ahead and ahead.start == state["acked"] and not state["bundled"]:
-            batch = {"id": str(uuid.uuid4()), "from": ahead.start, "to": ahead.end}
+            batch = {"id": ahead.id, "from": ahead.start, "to": ahead.end}
             db.execute("UPDATE _sync_state SET inflight = ? WHERE id = 1", [json.dumps(batch)])
             changes = ahead.changes
         if batch is None:

@@ -87,9 +87,11 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
                 ack = _receive(db, catalog, batch, node_id, instance, now_ms)
         note_mark(db, now_ms)
         scope.refresh(db, catalog)
-        # What the centre has, so that a bundle for it starts there (sync/bundle.py).
+        # What the centre has, so that a bundle for it starts there (sync/bundle.py). A page
+        # asked for ahead is not yet had: the centre was still applying the one before.
         note_report(db, node_id, schema=req["schema"], instance=req["instance"],
-                    cursor=req["cursor"], acked=req["acked"], everything=req["everything"])
+                    cursor=None if req["ahead"] else req["cursor"], acked=req["acked"],
+                    everything=req["everything"])
         epoch = read_state(db)["epoch"]
     page = None
     # A copy from before a restore is about to pull everything again: no page for it now.
@@ -196,7 +198,8 @@ def _checked(request) -> dict:
            "schema": integer("schema"), "acked": integer("acked", 0),
            "cursor": None if request.get("cursor") is None else integer("cursor"),
            "limit": integer("limit", PAGE_LIMIT, 1), "batch": None,
-           "everything": request.get("everything", False) is True}
+           "everything": request.get("everything", False) is True,
+           "ahead": request.get("ahead", False) is True}
     batch = request.get("batch")
     if batch is not None:
         if not (isinstance(batch, dict) and is_id(batch.get("id"))
