@@ -341,10 +341,10 @@ def _pull_ahead(sender, client: HubClient, request: dict, reply, offset: int):
     """Ask for the page after this one while this one is applied (the centre applies one
     page while the hub reads the next), when this was a pull alone and more is coming."""
     page = reply.get("pull") if isinstance(reply, dict) else None
-    if (request["batch"] or request["cursor"] is None or reply.get("renew_instance")
-            or not isinstance(page, dict) or page.get("more") is not True
+    if (not isinstance(page, dict) or request["batch"] or request["cursor"] is None
+            or reply.get("renew_instance") or page.get("more") is not True
             or not isinstance(page.get("cursor"), int)):
-        return None
+        return None  # (an answer not understood is for process_reply to say)
     following = {**request, "cursor": page["cursor"]}
 
     def ask():
