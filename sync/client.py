@@ -348,7 +348,7 @@ def _pull_ahead(sender, client: HubClient, request: dict, reply, offset: int):
     following = {**request, "cursor": page["cursor"]}
 
     def ask():
-        answer = client.exchange({**following, "ahead": True}, wall_ms() + offset)
+        answer = client.exchange({**following, "had": request["cursor"]}, wall_ms() + offset)
         return answer, wall_ms()
     return _Fetched(following, sender.submit(ask))
 

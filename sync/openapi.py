@@ -169,9 +169,9 @@ DOCUMENT = {
             "everything": {"type": "boolean",
                            "description": "A full resynchronisation: the node's own changes "
                                           "too."},
-            "ahead": {"type": "boolean",
-                      "description": "Asked before the page at the cursor was applied: the "
-                                     "hub does not note the cursor as the node's."},
+            "had": {"type": "integer", "minimum": 0,
+                    "description": "Asked before the page up to the cursor was applied: the "
+                                   "cursor the node has (at most the cursor)."},
             "batch": {"type": "object", "nullable": True,
                       "required": ["id", "from", "to", "changes"], "properties": {
                 "id": {"type": "string", "maxLength": 64},

@@ -304,5 +304,10 @@ def test_a_page_asked_for_ahead_is_not_taken_for_what_the_centre_has(hub_client,
     assert ask(cursor=0) == 0
     top = hub_db.execute("SELECT seq FROM _sync_state").fetchone()[0]
     assert top > 0
-    assert ask(cursor=top, ahead=True) == 0  # asked for, not yet applied
+    assert ask(cursor=top, had=0) == 0  # asked for while the page before is applied
     assert ask(cursor=top) == top
+    for had in (top + 1, -1, "0", 1.5):  # past the cursor, or not a sequence number
+        body = json.dumps({"instance": instance, "schema": 1, "cursor": top,
+                           "had": had}).encode()
+        refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)),
+                400, "malformed")

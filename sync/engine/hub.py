@@ -88,10 +88,10 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         note_mark(db, now_ms)
         scope.refresh(db, catalog)
         # What the centre has, so that a bundle for it starts there (sync/bundle.py). A page
-        # asked for ahead is not yet had: the centre was still applying the one before.
+        # asked for ahead (``had``) is not had yet: the centre is still applying the one before.
         note_report(db, node_id, schema=req["schema"], instance=req["instance"],
-                    cursor=None if req["ahead"] else req["cursor"], acked=req["acked"],
-                    everything=req["everything"])
+                    cursor=req["cursor"] if req["had"] is None else req["had"],
+                    acked=req["acked"], everything=req["everything"])
         epoch = read_state(db)["epoch"]
     page = None
     # A copy from before a restore is about to pull everything again: no page for it now.
@@ -199,7 +199,7 @@ def _checked(request) -> dict:
            "cursor": None if request.get("cursor") is None else integer("cursor"),
            "limit": integer("limit", PAGE_LIMIT, 1), "batch": None,
            "everything": request.get("everything", False) is True,
-           "ahead": request.get("ahead", False) is True}
+           "had": None if request.get("had") is None else integer("had")}
     batch = request.get("batch")
     if batch is not None:
         if not (isinstance(batch, dict) and is_id(batch.get("id"))
@@ -211,6 +211,8 @@ def _checked(request) -> dict:
         if batch["to"] < batch["from"]:
             raise Malformed("batch.to is before batch.from")
         req["batch"] = batch
+    if req["had"] is not None and (req["cursor"] is None or req["had"] > req["cursor"]):
+        raise Malformed("had must not be past the cursor")
     return req
 
 
