@@ -47,8 +47,11 @@ class Packed:
         self._head = self._deflate.compress(b'{"batch":' + _dumps(batch))
 
     def holds(self, batch) -> bool:
-        """Whether ``batch`` is this one (the request adopted the batch read ahead)."""
-        return isinstance(batch, dict) and batch.get("changes") is self.ahead.changes and (
+        """Whether ``batch`` is this one (the request adopted the batch read ahead), and this
+        has not been sent yet."""
+        if self._head is None or not isinstance(batch, dict):
+            return False
+        return batch.get("changes") is self.ahead.changes and (
             batch.get("id"), batch.get("from"), batch.get("to")) == (
             self.ahead.id, self.ahead.start, self.ahead.end)
 
@@ -246,25 +249,19 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
     # never keeps its sync from ending.
     until = read_state(db)["seq"]
     sender = ThreadPoolExecutor(1, thread_name_prefix="sync-send")
-    ahead = packed = fetched = None
+    packed = fetched = None  # the next batch, read ahead; the next page, asked for ahead
     try:
         while True:
             request = build_request(db, catalog, schema=schema, batch_limit=batch_limit,
-                                    page_limit=page_limit, until=until, ahead=ahead)
+                                    page_limit=page_limit, until=until,
+                                    ahead=packed and packed.ahead)
             offset = read_state(db)["offset_ms"]
+            pending, fetched = fetched, None
             try:
-                if fetched and fetched.request == request:
-                    answer, fetched = fetched.answer, None
-                    (reply, arrived), ahead, packed = answer.result(), None, None
-                else:
-                    if fetched:
-                        fetched, dropped = None, fetched
-                        dropped.drop()
-                    reply, ahead, packed = _send(sender, client, request, wall_ms() + offset,
-                                                 db, catalog, batch_limit, until, packed)
-                    arrived = wall_ms()
+                reply, arrived, packed = _answer(sender, client, request, pending, offset, db,
+                                                 catalog, batch_limit, until, packed)
             except Refused as e:
-                ahead = packed = None  # what follows is read again after the hub is heard
+                packed = None  # what follows is read again after the hub is heard
                 hub_time = e.extra.get("hub_time")
                 if e.code in ("clock_ahead", "unauthenticated") and isinstance(hub_time, int) \
                         and corrections < 3:
@@ -299,7 +296,7 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
             if step.reset:  # a new identity, or a restored hub: everything goes again
                 until = read_state(db)["seq"]
             if step.reset or step.restamped:
-                ahead = packed = None  # read before its stamps moved
+                packed = None  # read before its stamps moved
             report.sent += step.sent
             report.received += step.received
             report.quarantined += step.quarantined + ((reply.get("ack") or {}).get(
@@ -342,8 +339,7 @@ def _pull_ahead(sender, client: HubClient, request: dict, reply, offset: int):
     page while the hub reads the next), when this was a pull alone and more is coming."""
     page = reply.get("pull") if isinstance(reply, dict) else None
     if (not isinstance(page, dict) or request["batch"] or request["cursor"] is None
-            or reply.get("renew_instance") or page.get("more") is not True
-            or not isinstance(page.get("cursor"), int)):
+            or page.get("more") is not True or not isinstance(page.get("cursor"), int)):
         return None  # (an answer not understood is for process_reply to say)
     following = {**request, "cursor": page["cursor"]}
 
@@ -353,14 +349,28 @@ def _pull_ahead(sender, client: HubClient, request: dict, reply, offset: int):
     return _Fetched(following, sender.submit(ask))
 
 
+def _answer(sender, client: HubClient, request: dict, fetched: _Fetched | None, offset: int,
+            db, catalog, batch_limit, until, packed: Packed | None):
+    """The hub's answer to ``request``: the one asked for ahead if it was this very request,
+    else sent now (``packed``: this request's batch, if it was read ahead). Returns the reply,
+    when it arrived, and the batch that follows, read ahead meanwhile (None if none)."""
+    if fetched is not None:
+        if fetched.request == request:
+            reply, arrived = fetched.answer.result()
+            return reply, arrived, None
+        fetched.drop()
+    reply, following = _send(sender, client, request, wall_ms() + offset, db, catalog,
+                             batch_limit, until, packed)
+    return reply, wall_ms(), following
+
+
 def _send(sender, client: HubClient, request: dict, time_ms: int, db, catalog, batch_limit,
           until, packed: Packed | None):
     """Send one request; while the hub works on a push, read and compress the batch that
     follows, so the centre and the hub work at once (the hub applies one batch while the next
-    is read). Returns the reply, and that batch as read and as packed (None if there is none,
-    or no push). ``packed``: the batch of this request, if it was read ahead."""
+    is read). Returns the reply and that batch (None if there is none, or no push)."""
     if not request["batch"]:
-        return client.exchange(request, time_ms), None, None
+        return client.exchange(request, time_ms), None
     answer = sender.submit(client.exchange, request, time_ms, packed)
     following = None
     try:
@@ -369,7 +379,7 @@ def _send(sender, client: HubClient, request: dict, time_ms: int, db, catalog, b
         following = ahead and Packed(ahead)
     finally:
         reply = answer.result()  # the hub's answer (or its refusal) comes first
-    return reply, ahead, following
+    return reply, following
 
 
 def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncReport,

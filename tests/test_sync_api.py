@@ -12,8 +12,10 @@ import pytest
 from kiosk import synced_tables
 from kiosk.admin import models as centres
 from sync import signing
+from sync.client import HubClient, Packed
 from sync.engine import Catalog, build_request
 from sync.engine.clock import wall_ms
+from sync.engine.exchange import Ahead
 
 from .conftest import make_app
 
@@ -271,9 +273,6 @@ def test_a_centre_serves_no_sync_api(client):
 def test_a_batch_packed_ahead_makes_the_same_request_as_one_serialised_whole():
     """The client compresses the batch it read ahead while the hub works on the one before;
     the body it sends then must say exactly what the plain request says."""
-    from sync.client import HubClient, Packed
-    from sync.engine.exchange import Ahead
-
     ahead = Ahead(4, 9, {"notes": {"rows": [["k1", 3, 0, ["Minga ñ دال \u2028 <script>"]]]}})
     packed = Packed(ahead)
     request = {"instance": str(uuid.uuid4()), "schema": 1, "acked": 4, "cursor": 17,
@@ -284,6 +283,7 @@ def test_a_batch_packed_ahead_makes_the_same_request_as_one_serialised_whole():
     assert not packed.holds({**request["batch"], "id": str(uuid.uuid4())})
     body = packed.body({k: v for k, v in request.items() if k != "batch"})
     assert json.loads(gzip.decompress(body)) == request
+    assert not packed.holds(request["batch"])  # sent: a request sent again is serialised anew
     plain, _ = HubClient._json_body(request)
     assert json.loads(gzip.decompress(plain)) == json.loads(gzip.decompress(body))
 
