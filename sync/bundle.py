@@ -354,10 +354,11 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
         return report
     catalog = Catalog(db, tables)
     refused = None
+    copy = None
     for number, batch in enumerate(bundle.items(), 1):
         if progress:
             progress("batch", number, bundle.entries)
-        copy = _copy(db, node_id, head["instance"])
+        copy = copy or _copy(db, node_id, head["instance"])  # known from its first batch on
         if copy and isinstance(batch.get("id"), str) and stored_reply(
                 db, node_id, batch["id"], copy[0]):
             report.skipped += 1  # this copy sent it online, or in an earlier bundle

@@ -192,6 +192,21 @@ def test_a_lost_reply_resends_the_same_batch_only(world):
     assert len(world.hub.rows("notes")) == 20
 
 
+def test_a_batch_acknowledged_before_the_hub_noted_senders_is_still_a_replay(world):
+    """A hub upgraded while a centre's reply was lost: the batches it stored before it noted
+    which copy sent each one (m0006) are replays for the centre that sends them again, not a
+    sign of a clone (which would cost it a new identity and a full resynchronisation)."""
+    a = nodes(world)[0]
+    a.db.execute("INSERT INTO notes (id, centre_id, title) VALUES ('n', ?, 't')", [a.node_id])
+    world.sync(a, lose_reply_at=1, cut_after=1)
+    world.hub.db.execute("UPDATE _sync_batches SET instance = NULL")  # stored before m0006
+    world.sync(a)
+    assert world.hub.db.execute("SELECT count(*), sum(replays) FROM _sync_batches").fetchone() \
+        == (1, 1)
+    assert "renew_instance" not in world.events
+    assert list(world.hub.rows("notes")) == ["n"] and pending(a.db) == 0
+
+
 def test_a_restored_backup_gets_a_new_instance_and_loses_nothing(world):
     a, b = nodes(world)[:2]
     a.db.execute("INSERT INTO notes (id, centre_id, title) VALUES ('old', ?, 'before')",
