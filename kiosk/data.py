@@ -6,6 +6,7 @@ Imports ``kiosk.schema`` (the migrations) and Flask's ``g`` for the per-request 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -96,6 +97,25 @@ def get_db() -> Database:
             _threads.db, _threads.path = open_db(path), path
         g.db = _threads.db
     return g.db
+
+
+@contextlib.contextmanager
+def writing(db: Database):
+    """The kiosk's one way to write more than one statement: committed whole or not at all.
+
+    The transaction begins ``IMMEDIATE``, holding the write lock before its first read. A
+    deferred one (``db.atomic()``) that reads and then writes cannot wait for the lock: SQLite
+    refuses the upgrade at once with "database is locked" when another connection wrote since
+    its read, which lost learners' answers under a full class. Waiting at the start is bounded
+    by the busy timeout. Nested, it is a savepoint of the transaction already open. A page view
+    that may change nothing reads first, and opens this only when it has something to write.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    with immediate(db):
+        yield db
 
 
 def fetch(db: Database, sql: str, params=()) -> list[dict]:

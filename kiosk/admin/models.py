@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from sync.engine import REGION, UPLOAD_HUB, SyncedTable
 
-from ..data import iso
+from ..data import iso, writing
 from ..errors import NotFound
 
 # Every centre knows every centre; only the hub changes them.
@@ -41,7 +41,7 @@ def get_centre(db: Database, centre_id: str) -> dict:
 
 def register_node(db: Database, *, name: str, hub_id: str, now: dt.datetime) -> dict:
     node_id = str(uuid.uuid4())
-    with db.atomic():
+    with writing(db):
         add_centre(db, centre_id=node_id, name=name, role="node", now=now, owner_id=hub_id)
         db.execute("INSERT INTO _sync_nodes (node_id, generation, created_at) VALUES (?, 1, ?)",
                    [node_id, iso(now)])

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from sync.engine import OWNER, SyncedTable
 
-from ..data import fetch, iso, new_id
+from ..data import fetch, iso, new_id, writing
 from ..errors import NotFound
 
 ROLES = ("villager", "facilitator", "cooperative", "admin", "regional")
@@ -146,7 +146,7 @@ def sign_in_names(db: Database, centre_id: str, query: str = "") -> list[dict]:
 def set_pin(db: Database, account_id: str, pin: str, now: dt.datetime) -> None:
     """Give an account a new PIN; this also lifts a lock."""
     pin_hash = hash_secret(pin)
-    with db.atomic():
+    with writing(db):
         db.execute("UPDATE accounts SET pin_hash = ?, updated_at = ? WHERE id = ?",
                    [pin_hash, iso(now), account_id])
         db.execute("DELETE FROM pin_failures WHERE account_id = ?", [account_id])
@@ -203,7 +203,7 @@ def check_secret(db: Database, account_id: str, secret: str, now: dt.datetime, *
     if check_password_hash(stored or _dummy_hash(), secret) and stored:
         db.execute("DELETE FROM pin_failures WHERE account_id = ?", [account_id])
         return SecretCheck(True)
-    with db.atomic():
+    with writing(db):
         # A lock that has run out starts the count again.
         failures = next(db.query(
             "INSERT INTO pin_failures (account_id, failures) VALUES (?, 1) "
@@ -331,7 +331,7 @@ def demo(db: Database, *, centre_id: str, role: str, content_dir: str | Path,
         made.append(entry)
         if find_account(db, account_id):
             continue
-        with db.atomic():
+        with writing(db):
             add_account(db, centre_id=centre_id, name=person["name"], role=person["role"],
                         pin=person.get("pin"), password=person.get("password"),
                         lang=person.get("lang"), now=now, account_id=account_id)

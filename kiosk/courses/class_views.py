@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..auth.access import node_only, permission_required
-from ..data import get_db, utcnow
+from ..data import get_db, utcnow, writing
 from ..errors import ValidationError
 from ..i18n import _, current_language
 from . import models
@@ -67,7 +67,7 @@ def classes():
             errors["course"] = [_("Choose one of the courses of the list.")]
         db = get_db()
         try:
-            with db.atomic():  # the name is checked by the model; a course not offered undoes it
+            with writing(db):  # the name is checked by the model; a course not offered undoes it
                 class_id = models.create_class(
                     db, centre_id=_centre(), name=unicodedata.normalize("NFC", form["name"]),
                     course_id=form["course"], facilitator_id=g.user["id"], now=utcnow())

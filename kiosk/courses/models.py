@@ -23,7 +23,7 @@ from sync.engine.registry import UPLOAD_HUB
 from sync.engine.state import applying, immediate
 
 from ..auth import models as accounts
-from ..data import fetch, iso, new_id
+from ..data import fetch, iso, new_id, writing
 from ..errors import KioskError, NotFound, ValidationError
 from ..i18n import _
 from . import packs
@@ -337,7 +337,7 @@ def open_page(db: Database, *, centre_id: str, learner_id: str, lesson: dict, pa
               now: dt.datetime) -> None:
     """Remember the page a learner is on, so any terminal of the centre resumes there."""
     pid = progress_id(learner_id, lesson["id"])
-    with db.atomic():
+    with writing(db):
         existing = db.execute("SELECT page FROM progress WHERE id = ?", [pid]).fetchone()
         if existing is None:
             db.execute("INSERT INTO progress (id, centre_id, learner_id, course_id, lesson_id, "
@@ -432,7 +432,7 @@ def answer(db: Database, *, centre_id: str, learner_id: str, lesson: dict, quest
         raise ValidationError({"choice": [_("Choose an answer, then press Check.")]})
     if any(c not in ids for c in chosen) or (not question["multiple"] and len(chosen) > 1):
         raise ValidationError({"choice": [_("That answer is not one of the choices.")]})
-    with db.atomic():
+    with writing(db):
         attempt = open_attempt(db, learner_id, lesson["id"])
         if attempt is None:
             attempt = {"id": new_id(), "answers": {}}
@@ -619,7 +619,7 @@ def record_attendance(db: Database, *, class_id: str, session_id: str, present: 
     if present - learners:
         raise ValidationError({"present": [_("Someone on the list is not in this class. "
                                              "Reload the page and try again.")]})
-    with db.atomic():
+    with writing(db):
         for learner_id in learners:
             mark_attendance(db, session_id=session_id, learner_id=learner_id,
                             present=learner_id in present, centre_id=centre_id, now=now)
@@ -710,7 +710,7 @@ def _demo_class(db: Database, *, centre_id: str, now: dt.datetime) -> bool:
     quiz = next(lesson for lesson in lessons if lesson["kind"] == "quiz")
     made: list[tuple[str, str]] = []
     weeks_ago = [now - dt.timedelta(days=d) for d in (21, 14, 7)]
-    with db.atomic():
+    with writing(db):
         db.execute("INSERT INTO classes (id, centre_id, name, course_id, facilitator_id, "
                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [class_id, centre_id, DEMO_CLASS_NAME, course_id, facilitator,
