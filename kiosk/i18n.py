@@ -216,6 +216,11 @@ def format_datetime(moment: dt.datetime | str, format: str = "medium") -> str:
     return dates.format_datetime(_local(moment), format=format, locale=_number_locale())
 
 
+def format_time(moment: dt.datetime | str) -> str:
+    """The time of day, in the installation's time zone ("10:42", "10:42 a. m.")."""
+    return dates.format_time(_local(moment), format="short", locale=_number_locale())
+
+
 def format_number(value: int | float | Decimal) -> str:
     return numbers.format_decimal(value, locale=_number_locale())
 

@@ -1,8 +1,13 @@
 """Signing in on a shared terminal: the name list, the PIN, lockout, and the hub's password."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from kiosk.auth import models as accounts
+from kiosk.data import open_db
 
 from .factories import PASSWORD, PIN, count, make_account
 
@@ -73,12 +78,13 @@ def test_five_wrong_pins_lock_the_account_for_five_minutes(rosa, client, sign_in
         assert sign_in.pin(rosa, "0000").status_code == 400
     locked = sign_in.pin(rosa, "0000")
     assert locked.status_code == 403
-    assert "locked for 5 minutes" in locked.get_data(as_text=True)
+    # The clock of the tests says 15:00 UTC; the centre's zone is America/Guayaquil (UTC-5).
+    assert "opens again at 10:05\u202fAM, in 5 minutes" in locked.get_data(as_text=True)
 
     clock.advance(minutes=4)
     still = sign_in.pin(rosa, PIN)  # even the right PIN is refused while locked
     assert still.status_code == 403
-    assert "locked for 1 minute" in still.get_data(as_text=True)
+    assert "opens again at 10:05\u202fAM, in 1 minute." in still.get_data(as_text=True)
 
     clock.advance(minutes=1, seconds=1)
     assert sign_in.pin(rosa, PIN).status_code == 302
@@ -132,6 +138,51 @@ def test_wrong_passwords_lock_staff_accounts_too(hub_app, hub_db, hub_sign_in):
         hub_sign_in.password("Patricia Vega", "wrong-password")
     assert hub_sign_in.password("Patricia Vega", "wrong-password").status_code == 403
     assert hub_sign_in.password("Patricia Vega", PASSWORD).status_code == 403
+
+
+def test_a_burst_of_wrong_pins_in_parallel_compares_five_and_locks(app, rosa, clock):
+    """Fifty tries at once, each on its own connection as each server thread has one: only
+    five PINs are ever compared, and the account is locked afterwards (a late try used to
+    erase the lock another had just set)."""
+    path = app.config["DATABASE"]
+    barrier = threading.Barrier(50)
+
+    def attempt(pin):
+        db = open_db(path)
+        try:
+            barrier.wait()
+            return accounts.check_secret(db, rosa["id"], pin, clock(), max_failures=5,
+                                         lock_minutes=5)
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(attempt, [f"{n:04d}" for n in range(50)]))
+    assert sum(r.checked for r in results) == 5
+    assert not any(r.ok for r in results)
+    db = open_db(path)
+    assert accounts.lock_state(db, rosa["id"], clock()) is not None
+    right = accounts.check_secret(db, rosa["id"], PIN, clock(), max_failures=5, lock_minutes=5)
+    assert not right.ok and not right.checked
+
+
+def test_a_locked_name_answers_no_faster_than_an_unknown_one(hub_app, hub_db, hub_sign_in):
+    make_account(hub_db, hub_app.config["CENTRE_ID"], role="regional", name="Patricia Vega")
+    for _ in range(5):
+        hub_sign_in.password("Patricia Vega", "wrong-password")
+
+    def slowest_of_three(name):
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            hub_sign_in.password(name, "wrong-password")
+            timings.append(time.perf_counter() - started)
+        return min(timings)
+
+    unknown, locked = slowest_of_three("Nadie"), slowest_of_three("Patricia Vega")
+    # A comparison costs a PBKDF2 hash (a tenth of a second or more); a refusal without one
+    # answered in a few milliseconds.
+    assert locked > unknown * 0.6, (locked, unknown)
 
 
 def test_pin_hashes_are_slow_and_salted(app, db):

@@ -176,12 +176,12 @@ class SecretCheck:
     ok: bool
     locked_until: str | None = None  # set when the account is (now) locked
     tries_left: int = 0
+    checked: bool = False  # the secret was compared (a try was spent)
 
 
 def lock_state(db: Database, account_id: str, now: dt.datetime) -> str | None:
     """When the account's lock ends, or None if it is not locked."""
-    rows = list(db.query("SELECT locked_until FROM pin_failures WHERE account_id = ?",
-                         [account_id]))
+    rows = fetch(db, "SELECT locked_until FROM pin_failures WHERE account_id = ?", [account_id])
     until = rows[0]["locked_until"] if rows else None
     return until if until and until > iso(now) else None
 
@@ -190,32 +190,41 @@ def check_secret(db: Database, account_id: str, secret: str, now: dt.datetime, *
                  max_failures: int, lock_minutes: float, kind: str = "pin") -> SecretCheck:
     """Check a PIN (or a password, ``kind="password"``), counting wrong ones in a row.
 
-    ``max_failures`` wrong ones lock the account for ``lock_minutes``; a locked account is refused
-    without looking at the secret. The slow hash runs outside any transaction, so checking never
-    holds the database's write lock.
+    ``max_failures`` wrong ones lock the account for ``lock_minutes``. Each try is counted
+    before the secret is compared, in a transaction that holds the write lock: requests sent in
+    parallel each take a try in turn, and once the last one is taken the account is locked, so
+    no more than ``max_failures`` secrets are ever compared per lock, however many arrive at
+    once (counting after the comparison let a burst of fifty be checked, and a late one erase
+    the lock another had set). A right secret gives its try back and clears the count. A locked
+    account is refused after as long as a comparison takes, so a locked name answers no faster
+    than an unknown one. The slow hash runs outside any transaction.
     """
-    locked = lock_state(db, account_id, now)
+    stamp = iso(now)
+    with writing(db):
+        row = db.execute("SELECT failures, locked_until FROM pin_failures WHERE account_id = ?",
+                         [account_id]).fetchone()
+        locked = row[1] if row and row[1] and row[1] > stamp else None
+        if not locked:
+            # A lock that has run out starts the count again.
+            failures = (row[0] if row and not row[1] else 0) + 1
+            until = iso(now + dt.timedelta(minutes=lock_minutes)) \
+                if failures >= max_failures else None
+            db.execute("INSERT INTO pin_failures (account_id, failures, locked_until) "
+                       "VALUES (?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+                       "failures = excluded.failures, locked_until = excluded.locked_until",
+                       [account_id, 0 if until else failures, until])
     if locked:
+        spend_hash_time(secret)
         return SecretCheck(False, locked_until=locked)
     column = "pin_hash" if kind == "pin" else "password_hash"
-    rows = list(db.query(f"SELECT {column} AS hash FROM accounts WHERE id = ?", [account_id]))
+    rows = fetch(db, f"SELECT {column} AS hash FROM accounts WHERE id = ?", [account_id])
     stored = rows[0]["hash"] if rows else None
     if check_password_hash(stored or _dummy_hash(), secret) and stored:
         db.execute("DELETE FROM pin_failures WHERE account_id = ?", [account_id])
-        return SecretCheck(True)
-    with writing(db):
-        # A lock that has run out starts the count again.
-        failures = next(db.query(
-            "INSERT INTO pin_failures (account_id, failures) VALUES (?, 1) "
-            "ON CONFLICT (account_id) DO UPDATE SET failures = CASE WHEN locked_until IS NULL "
-            "THEN failures + 1 ELSE 1 END, locked_until = NULL RETURNING failures",
-            [account_id]))["failures"]
-        if failures < max_failures:
-            return SecretCheck(False, tries_left=max_failures - failures)
-        until = iso(now + dt.timedelta(minutes=lock_minutes))
-        db.execute("UPDATE pin_failures SET failures = 0, locked_until = ? WHERE account_id = ?",
-                   [until, account_id])
-    return SecretCheck(False, locked_until=until)
+        return SecretCheck(True, checked=True)
+    if until:
+        return SecretCheck(False, locked_until=until, checked=True)
+    return SecretCheck(False, tries_left=max_failures - failures, checked=True)
 
 
 def unlock(db: Database, account_id: str) -> None:

@@ -25,7 +25,7 @@ from flask import (
 
 from ..data import get_db, utcnow
 from ..errors import KioskError, ValidationError
-from ..i18n import _, _l, current_language, ngettext, set_request_language
+from ..i18n import _, _l, current_language, format_time, ngettext, set_request_language
 from ..media import add_photo
 from . import forms, models
 from .access import (
@@ -74,13 +74,14 @@ def _settings() -> dict:
 
 
 def _locked_message(until: str) -> str:
+    """Says when the account opens again, as a time and as minutes from now."""
     left = dt.datetime.fromisoformat(until) - utcnow()
     minutes = max(1, math.ceil(left.total_seconds() / 60))
     return ngettext(
-        "Too many wrong tries. This account is locked for %(num)d minute. "
+        "Too many wrong tries. This account opens again at %(time)s, in %(num)d minute. "
         "A facilitator can give you a new PIN.",
-        "Too many wrong tries. This account is locked for %(num)d minutes. "
-        "A facilitator can give you a new PIN.", minutes)
+        "Too many wrong tries. This account opens again at %(time)s, in %(num)d minutes. "
+        "A facilitator can give you a new PIN.", minutes, time=format_time(until))
 
 
 def _begin_session(account: dict):
@@ -117,7 +118,9 @@ def pin(account_id):
         abort(404)
     error, status = None, 200
     locked = models.lock_state(get_db(), account_id, utcnow())
-    if request.method == "POST" and not locked:
+    if request.method == "POST":
+        # Even while locked: the check answers a locked account only after as long as a
+        # comparison takes, and takes the try itself in one transaction with the count.
         try:
             entered = forms.clean_pin(request.form.get("pin"))
         except ValidationError as e:

@@ -335,8 +335,15 @@ def course_state(db: Database, learner_id: str, course_id: str, lang: str) -> di
 
 def open_page(db: Database, *, centre_id: str, learner_id: str, lesson: dict, page: int,
               now: dt.datetime) -> None:
-    """Remember the page a learner is on, so any terminal of the centre resumes there."""
+    """Remember the page a learner is on, so any terminal of the centre resumes there.
+
+    Reading a page already remembered writes nothing: the check is a plain read, and the write
+    lock is taken only when there is something to change (then checked again under it).
+    """
     pid = progress_id(learner_id, lesson["id"])
+    existing = db.execute("SELECT page FROM progress WHERE id = ?", [pid]).fetchone()
+    if existing is not None and existing[0] == page:
+        return
     with writing(db):
         existing = db.execute("SELECT page FROM progress WHERE id = ?", [pid]).fetchone()
         if existing is None:
@@ -354,13 +361,14 @@ def finish_lesson(db: Database, *, centre_id: str, learner_id: str, lesson: dict
     """Mark a reading lesson done; returns the course's certificate if this completed it."""
     if lesson["kind"] != "lesson":
         raise KioskError(_("A quiz is finished by answering its questions."))
-    open_page(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson,
-              page=0, now=now)
-    db.execute("UPDATE progress SET done = 1, done_at = coalesce(done_at, ?), updated_at = ? "
-               "WHERE id = ? AND done = 0", [iso(now), _stamp(now),
-                                             progress_id(learner_id, lesson["id"])])
-    return complete_course(db, centre_id=centre_id, learner_id=learner_id,
-                           course_id=lesson["course_id"], now=now)
+    with writing(db):
+        open_page(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson,
+                  page=0, now=now)
+        db.execute("UPDATE progress SET done = 1, done_at = coalesce(done_at, ?), "
+                   "updated_at = ? WHERE id = ? AND done = 0",
+                   [iso(now), _stamp(now), progress_id(learner_id, lesson["id"])])
+        return complete_course(db, centre_id=centre_id, learner_id=learner_id,
+                               course_id=lesson["course_id"], now=now)
 
 
 def find_certificate(db: Database, learner_id: str, course_id: str) -> dict | None:
@@ -615,11 +623,11 @@ def record_attendance(db: Database, *, class_id: str, session_id: str, present: 
                       centre_id: str, now: dt.datetime) -> int:
     """Everyone enrolled is marked present or absent in one transaction; returns how many
     are present. Ids that are not learners of the class are refused (nothing saved)."""
-    learners = {r["id"] for r in learners_of(db, class_id)}
-    if present - learners:
-        raise ValidationError({"present": [_("Someone on the list is not in this class. "
-                                             "Reload the page and try again.")]})
     with writing(db):
+        learners = {r["id"] for r in learners_of(db, class_id)}
+        if present - learners:
+            raise ValidationError({"present": [_("Someone on the list is not in this class. "
+                                                 "Reload the page and try again.")]})
         for learner_id in learners:
             mark_attendance(db, session_id=session_id, learner_id=learner_id,
                             present=learner_id in present, centre_id=centre_id, now=now)
