@@ -7,16 +7,14 @@ metadata before they are stored: a phone's photo can weigh 5 MB (eleven minutes 
 link) and say where it was taken. Thumbnails are local files under ``media/thumbs``, never
 synced: each replica makes its own from the blob.
 
-Imports Flask, Pillow, sync.media and kiosk.data/errors/i18n.
+Imports Flask, Pillow, sync.media and kiosk.data/errors/i18n/pictures.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import secrets
-import warnings
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, send_file
@@ -24,25 +22,19 @@ from markupsafe import Markup
 
 from sync.media import SHA, Store, sniff
 
+from . import pictures
 from .data import media_dir
 from .errors import KioskError
 from .i18n import _
 
 PHOTO_SIDE = 1600  # long side of a kept photo: sharp on a screen, about 200-400 KB
-MAX_PIXELS = 50_000_000  # larger images are refused before they are decoded
 THUMB_SIZES = (96, 160, 320, 800)  # small avatar, big avatar, list, detail
 
 bp = Blueprint("media", __name__)
 
 
-@functools.cache
 def _pillow():
-    """Pillow, imported the first time a photo is handled: every command and every server
-    start would otherwise pay for it (18 ms of a 260 ms start)."""
-    from PIL import Image, ImageOps
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow warns beyond this, and refuses beyond twice
-    return Image, ImageOps
+    return pictures.pillow()
 
 
 def store() -> Store:
@@ -51,33 +43,20 @@ def store() -> Store:
 
 def prepare_photo(data: bytes) -> bytes:
     """The photo in ``data`` ready to keep (upright, shrunk, JPEG, no metadata); KioskError,
-    in the person's language, if it is not a photo we can read."""
-    problem = _("This file is not a photo we can read. Choose a JPEG, PNG or WebP photo.")
+    in the person's language, if it is not a photo we can read or is too large (issue 14:
+    its size is read from its header before it is decoded, and it is decoded small)."""
     if not data:
         raise KioskError(_("Choose a photo first."))
-    too_large = _("This photo is too large to use. Take it again at a smaller size.")
     Image, _ops = _pillow()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise KioskError(too_large) from None
-    except (OSError, ValueError, SyntaxError):
-        raise KioskError(problem) from None
-    try:
-        with image:
-            if image.format not in ("JPEG", "PNG", "WEBP"):
-                raise KioskError(problem)
-            if image.width * image.height > MAX_PIXELS:
-                raise KioskError(too_large)
-            image.draft("RGB", (PHOTO_SIDE, PHOTO_SIDE))  # JPEG: decode at a reduced scale
+        with pictures.decoding, pictures.load(data, PHOTO_SIDE) as image:
+            image.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)  # then copies
             photo = _upright_rgb(image)
-            photo.thumbnail((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.LANCZOS)
             out = io.BytesIO()
             photo.save(out, "JPEG", quality=85, optimize=True, progressive=True)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        raise KioskError(problem) from None
+            del photo
+    except (OSError, ValueError, SyntaxError):
+        raise pictures.not_readable() from None
     return out.getvalue()
 
 
@@ -106,10 +85,10 @@ def thumbnail(sha: str, size: int) -> Path:
     if path.exists():
         return path
     Image, ImageOps = _pillow()
-    with Image.open(media.path(sha)) as image:
-        image.draft("RGB", (size * 2, size * 2))
+    square = size <= 160
+    with pictures.decoding, pictures.load(media.path(sha), size, cover=square) as image:
         picture = _upright_rgb(image)
-        if size <= 160:
+        if square:
             picture = ImageOps.fit(picture, (size, size), Image.Resampling.LANCZOS)
         else:
             picture.thumbnail((size, size), Image.Resampling.LANCZOS)
@@ -160,7 +139,7 @@ def thumb(sha: str, size: int):
         abort(404)
     try:
         path = thumbnail(sha, size)
-    except (OSError, ValueError, _pillow()[0].DecompressionBombError):
-        abort(404)  # not here (yet), a recording, or a blob Pillow cannot read
+    except (OSError, ValueError, KioskError):
+        abort(404)  # not here (yet), a recording, a blob Pillow cannot read, or too large
     return send_file(path, mimetype="image/jpeg", conditional=True, max_age=MAX_AGE,
                      etag=f"{sha}-{size}")

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from sync.engine import OWNER, REGION, SyncedTable
 from sync.engine.registry import UPLOAD_HUB
 from sync.engine.state import applying, immediate
+from sync.errors import MediaError
 
 from ..auth import models as accounts
 from ..data import fetch, iso, new_id, writing
@@ -88,10 +89,16 @@ def import_pack(db: Database, pack: Pack, *, centre_id: str, role: str, store,
                            "%(installed)d; nothing was changed.", pack=pack.id,
                            version=pack.version, installed=before))
     step = on_step or (lambda what: None)
-    for sha, path in pack.files.items():
+    for sha, relative in pack.files.items():
         if not store.has(sha):
-            with path.open("rb") as f:
-                store.add(f)
+            try:
+                with packs.open_file(pack.folder, relative) as f:  # still no link followed
+                    stored = store.add(f).sha
+            except MediaError:  # grew past its limit since it was checked
+                stored = None
+            if stored != sha:
+                raise KioskError(_("%(file)s changed while the pack was being imported; "
+                                   "nothing was changed. Import it again.", file=relative))
     step("media")
     cid = pack.course_id
     quiet = applying(db) if role == "node" else contextlib.nullcontext()
