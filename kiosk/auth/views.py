@@ -91,7 +91,7 @@ def _begin_session(account: dict):
         models.set_language(db, account["id"], guest_language, utcnow())
     session.clear()
     session["sid"] = models.start_session(db, account["id"], utcnow())
-    return redirect(safe_next(request.values.get("next")) or url_for("home.index"))
+    return redirect(safe_next(request.values.get("next"), url_for("home.index")))
 
 
 @bp.get("/signin")
