@@ -186,6 +186,11 @@ def quiz(course_id, lesson_id):
         return render_template("courses/quiz.html", question=question,
                                number=questions.index(question) + 1, **view)
     attempt = models.open_attempt(db, learner, lesson_id)
+    if attempt and {q["id"] for q in questions} <= attempt["answers"].keys():
+        # A pack update retired the questions this try had not reached (issue 14).
+        models.finish_answered_attempt(db, centre_id=_centre(), learner_id=learner,
+                                       lesson=item, now=utcnow())
+        attempt = None
     answered = attempt["answers"] if attempt else {}
     last = models.last_attempt(db, learner, lesson_id)
     if attempt is None and last and request.args.get("again") != "1":
