@@ -225,6 +225,12 @@ def format_number(value: int | float | Decimal) -> str:
     return numbers.format_decimal(value, locale=_number_locale())
 
 
+def list_separator() -> str:
+    """Between CSV columns, what spreadsheets of this language expect: ";" where numbers are
+    written with a decimal comma (Spanish, French), since "," is then part of a number."""
+    return ";" if numbers.get_decimal_symbol(_number_locale()) == "," else ","
+
+
 def format_price(minor_units: int, currency: str | None = None) -> str:
     """A price held in integer minor units (cents), in the installation's currency."""
     currency = currency or current_app.config["CURRENCY"]

@@ -7,6 +7,7 @@ here, on the server, for every protected view; menus only mirror them.
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 from flask import abort, current_app, flash, g, redirect, request, session, url_for
 
@@ -22,6 +23,8 @@ PERMISSIONS = {
     "sync_now": {"facilitator", "admin"},  # start a sync with the hub
     "teach": {"facilitator", "admin"},  # classes: enrolment, attendance, progress, certificates
 }
+
+NEXT_MAX = 2000  # characters of a path to return to; longer ones are not ours
 
 # The roles a person may give to the accounts they create.
 GRANTABLE = {
@@ -47,11 +50,22 @@ def can_manage(account: dict, user: dict | None = None) -> bool:
             and account["role"] in GRANTABLE.get(user["role"], ()))
 
 
-def safe_next(target: str | None) -> str | None:
-    """A local path to return to after signing in; anything else (other hosts) is dropped."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+def safe_next(target: str | None, default: str | None = None) -> str | None:
+    """``target`` if a browser would read it as a path of this site, else ``default``.
+
+    Browsers drop tabs and line breaks from a URL and read ``\\`` as ``/``, so ``/\\evil.example``
+    and ``/<tab>/evil.example`` lead to another host (issue 14): only "/" followed by anything
+    but another slash stays here. A value with a control character (CR/LF would also break the
+    Location header) or too long to be one of our paths is dropped whole.
+    """
+    if not isinstance(target, str) or not target or len(target) > NEXT_MAX:
+        return default
+    if any(unicodedata.category(c) == "Cc" for c in target):
+        return default
+    seen = target.replace("\\", "/")
+    if not seen.startswith("/") or seen.startswith("//"):
+        return default
+    return target
 
 
 def signin_required(view):

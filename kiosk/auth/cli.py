@@ -85,8 +85,13 @@ def add(installation, name, role, pin, password, lang):
             secret = _secret_for(role, pin, password)
         except ValidationError as e:
             raise KioskError(str(e)) from None
-        account = models.add_account(db, centre_id=config["CENTRE_ID"], name=name, role=role,
-                                     lang=lang, now=utcnow(), **secret)
+        try:
+            account = models.add_account(db, centre_id=config["CENTRE_ID"], name=name,
+                                         role=role, lang=lang, now=utcnow(),
+                                         unique_name=not forms.needs_password(role), **secret)
+        except models.NameTaken:
+            raise KioskError(_("Someone at this centre already has this name. Add a family "
+                               "name or a nickname.")) from None
     click.echo(_("Added %(name)s (%(role)s).", name=account["name"], role=account["role"]))
 
 

@@ -22,7 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from sync.engine import OWNER, SyncedTable
 
 from ..data import fetch, iso, new_id, writing
-from ..errors import NotFound
+from ..errors import KioskError, NotFound
 
 ROLES = ("villager", "facilitator", "cooperative", "admin", "regional")
 PIN_ROLES = ("villager", "facilitator", "cooperative", "admin")
@@ -68,17 +68,30 @@ def colour(account_id: str) -> int:
 # Accounts
 
 
+class NameTaken(KioskError):
+    """Someone at the centre already has this name (case and accents aside)."""
+
+
 def add_account(db: Database, *, centre_id: str, name: str, role: str, now: dt.datetime,
                 pin: str | None = None, password: str | None = None, lang: str | None = None,
-                account_id: str | None = None) -> dict:
-    """Insert an account with already validated values; returns it without secrets."""
+                account_id: str | None = None, unique_name: bool = False) -> dict:
+    """Insert an account with already validated values; returns it without secrets.
+
+    ``unique_name``: raise ``NameTaken`` if someone at ``centre_id`` has this name, looked up
+    in the insert's own transaction, so that the same form sent from five terminals at once
+    makes one account (issue 14). Accounts are synced: no unique index can hold across
+    centres, so the check is the centre's.
+    """
     row = {
         "id": account_id or new_id(), "centre_id": centre_id, "name": name, "role": role,
         "lang": lang, "pin_hash": hash_secret(pin) if pin else None,
         "password_hash": hash_secret(password) if password else None,
         "created_at": iso(now), "updated_at": iso(now),
-    }
-    db.table("accounts").insert(row)
+    }  # hashed first: the slow part stays outside the write lock
+    with writing(db):
+        if unique_name and find_by_name(db, name, centre_id=centre_id):
+            raise NameTaken(name)
+        db.table("accounts").insert(row)
     return get_account(db, row["id"])
 
 

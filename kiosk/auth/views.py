@@ -92,7 +92,7 @@ def _begin_session(account: dict):
         models.set_language(db, account["id"], guest_language, utcnow())
     session.clear()
     session["sid"] = models.start_session(db, account["id"], utcnow())
-    return redirect(safe_next(request.values.get("next")) or url_for("home.index"))
+    return redirect(safe_next(request.values.get("next"), url_for("home.index")))
 
 
 @bp.get("/signin")
@@ -271,12 +271,16 @@ def _create_person(form: dict, roles) -> dict:
             for key, messages in e.errors.items():
                 errors.setdefault(key, []).extend(messages)
     centre = current_app.config["CENTRE_ID"]
+    taken = _("Someone at this centre already has this name. Add a family name or a nickname.")
     if "name" in cleaned and models.find_by_name(db, cleaned["name"], centre_id=centre):
-        errors.setdefault("name", []).append(
-            _("Someone at this centre already has this name. Add a family name or a nickname."))
+        errors.setdefault("name", []).append(taken)
     if errors:
         raise ValidationError(errors)
-    return models.add_account(db, centre_id=centre, now=utcnow(), **cleaned)
+    try:  # looked up again with the insert: the same form may come from another terminal now
+        return models.add_account(db, centre_id=centre, now=utcnow(), unique_name=True,
+                                  **cleaned)
+    except models.NameTaken:
+        raise ValidationError({"name": [taken]}) from None
 
 
 def _managed_account(account_id: str) -> dict:

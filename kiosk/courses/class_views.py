@@ -19,7 +19,7 @@ from flask import Response, current_app, flash, g, redirect, render_template, re
 from ..auth.access import node_only, permission_required
 from ..data import get_db, utcnow, writing
 from ..errors import ValidationError
-from ..i18n import _, current_language
+from ..i18n import _, current_language, list_separator
 from . import models
 from .views import bp
 
@@ -222,8 +222,14 @@ def _cell(value) -> str | int:
 
 
 def _csv(rows: list[list], klass: dict, what: str) -> Response:
+    """A CSV that opens in columns in the reader's spreadsheet (issue 14).
+
+    Columns are split by the separator of the reader's language (``;`` in Spanish and French),
+    and every text is quoted, so a name holding a separator (``Ana;=cmd|...``) stays one cell
+    whichever separator the spreadsheet splits on.
+    """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, delimiter=list_separator(), quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:
         writer.writerow([_cell(v) for v in row])
     # The BOM lets a spreadsheet on Windows read the accents as UTF-8.

@@ -488,6 +488,35 @@ def answer(db: Database, *, centre_id: str, learner_id: str, lesson: dict, quest
     return result
 
 
+def finish_answered_attempt(db: Database, *, centre_id: str, learner_id: str, lesson: dict,
+                            now: dt.datetime) -> bool:
+    """Score the learner's open try if no question of the quiz waits for an answer any more.
+
+    A pack update can retire the questions a try had not reached (issue 14): the try is then
+    complete, scored over the questions that remain. Returns whether a try was finished.
+    """
+    questions = {q["id"]: q for q in questions_of(db, lesson["id"], "en")}
+    with writing(db):
+        attempt = open_attempt(db, learner_id, lesson["id"])
+        if not questions or attempt is None or not questions.keys() <= attempt["answers"].keys():
+            return False
+        answers = attempt["answers"]
+        right = sum(sorted(answers[q]) == sorted(questions[q]["correct"]) for q in questions)
+        score = round(100 * right / len(questions))
+        passed = score >= lesson["pass_mark"]
+        db.execute("UPDATE quiz_attempts SET score = ?, passed = ?, finished_at = ? WHERE id = ?",
+                   [score, int(passed), iso(now), attempt["id"]])
+        db.execute("UPDATE progress SET score = max(coalesce(score, 0), ?), updated_at = ?, "
+                   "done = max(done, ?), done_at = CASE WHEN ? AND done_at IS NULL THEN ? "
+                   "ELSE done_at END WHERE id = ?",
+                   [score, _stamp(now), int(passed), int(passed), iso(now),
+                    progress_id(learner_id, lesson["id"])])
+        if passed:
+            complete_course(db, centre_id=centre_id, learner_id=learner_id,
+                            course_id=lesson["course_id"], now=now)
+    return True
+
+
 # Classes, enrolment and attendance (a facilitator's tools).
 
 

@@ -111,16 +111,27 @@ def lesson(course_id, lesson_id):
     if item["kind"] == "quiz":
         return redirect(url_for(".quiz", course_id=course_id, lesson_id=lesson_id))
     pages = render.pages(item["body"])
-    number = request.args.get("page", "1")
-    if not number.isdigit() or not 1 <= int(number) <= len(pages):
+    index = _page_index(request.args.get("page", "1"), len(pages))
+    if index is None:
         return redirect(url_for(".lesson", course_id=course_id, lesson_id=lesson_id, page=1))
-    index = int(number) - 1
     models.open_page(get_db(), centre_id=_centre(), learner_id=g.user["id"], lesson=item,
                      page=index, now=utcnow())
     lessons = models.lessons_of(get_db(), course_id, found["lang"])
     return render_template("courses/lesson.html", course=found, lesson=item, lessons=lessons,
                            html=render.to_html(pages[index], _media_url), page=index,
                            pages=len(pages))
+
+
+def _page_index(number: str, count: int) -> int | None:
+    """Where page ``number`` ("1" is the first) is in a lesson of ``count`` pages, or None.
+
+    Only ASCII digits, and few of them: ``isdigit()`` accepts "²", which ``int()`` refuses, and
+    ``int()`` refuses strings of more than 4,300 digits (issue 14: both gave a 500).
+    """
+    if not (number.isascii() and number.isdigit() and len(number) <= 6):
+        return None
+    index = int(number) - 1
+    return index if 0 <= index < count else None
 
 
 @bp.post("/<course_id>/lessons/<lesson_id>/done")
@@ -175,6 +186,11 @@ def quiz(course_id, lesson_id):
         return render_template("courses/quiz.html", question=question,
                                number=questions.index(question) + 1, **view)
     attempt = models.open_attempt(db, learner, lesson_id)
+    if attempt and {q["id"] for q in questions} <= attempt["answers"].keys():
+        # A pack update retired the questions this try had not reached (issue 14).
+        models.finish_answered_attempt(db, centre_id=_centre(), learner_id=learner,
+                                       lesson=item, now=utcnow())
+        attempt = None
     answered = attempt["answers"] if attempt else {}
     last = models.last_attempt(db, learner, lesson_id)
     if attempt is None and last and request.args.get("again") != "1":

@@ -4,7 +4,17 @@ to remember a signed-in person's language), ``kiosk.data`` and ``kiosk.i18n``.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from ..auth import models as accounts
 from ..auth.access import safe_next
@@ -24,7 +34,7 @@ def index():
 @bp.route("/language", methods=["GET", "POST"])
 def language():
     """Choose the language: remembered on the account when signed in, else for this visit."""
-    back = safe_next(request.values.get("next")) or "/"
+    back = safe_next(request.values.get("next"), url_for("home.index"))
     if request.method == "POST":
         code = request.form.get("lang", "")
         if code not in current_app.config["LANGUAGES"]:
