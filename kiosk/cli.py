@@ -18,7 +18,7 @@ import click
 
 from . import areas, create_app
 from . import config as config_module
-from .data import utcnow
+from .data import UMASK, utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _, ngettext, use_language
 from .installation import init_installation, join_hub
@@ -66,6 +66,7 @@ class Installation:
 @click.pass_context
 def cli(ctx, data_dir):
     """Infocentre: courses, marketplace and story archive for community infocentres."""
+    os.umask(UMASK)  # what `init` and every other command write is the owner's alone
     ctx.obj = Installation(config_module.data_dir_from(data_dir, os.environ))
 
 

@@ -182,9 +182,15 @@ def update_file(data_dir: Path, **changes) -> None:
     stored = json.loads(path.read_text(encoding="utf-8"))
     stored.update({k.lower(): v for k, v in changes.items()})
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    _write_private(temporary, json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
     os.replace(temporary, path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (issue 14), replacing what it held."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def validate(settings: dict) -> None:
@@ -228,7 +234,7 @@ def validate(settings: dict) -> None:
 
 def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:
     """Write a fresh config file and secret key (used by ``infocentre init``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stored = {"role": role, "centre_id": centre_id, "centre_name": name}
     stored.update({k.lower(): v for k, v in extra.items()})
     stored.setdefault("languages", list(LANGUAGES))
@@ -237,5 +243,5 @@ def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> 
     fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(secrets.token_hex(32) + "\n")
-    (data_dir / CONFIG_FILE).write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+    _write_private(data_dir / CONFIG_FILE,
+                   json.dumps(stored, indent=2, ensure_ascii=False) + "\n")

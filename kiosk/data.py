@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import secrets
 import sqlite3
@@ -25,6 +26,7 @@ from sync.engine.text import tolerant_text
 
 from .schema import MIGRATIONS
 
+log = logging.getLogger("infocentre.data")
 BUSY_TIMEOUT_S = 10
 CACHE_KIB = 16 * 1024
 WAL_PAGES = 16_384  # the hub writer's checkpoint interval: 64 MiB of log at 4 KiB pages
@@ -72,6 +74,59 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
         time.sleep(0.02)
+
+
+# The data directory holds people's names, PIN hashes, photos and the secret key: it is the
+# owner's alone (issue 14), every file the app makes in it too.
+UMASK = 0o077
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(data_dir: str | os.PathLike) -> None:
+    """Make the data directory owner-only: 0700 directories, 0600 files (its database, WAL,
+    media, backups and config), fixing what an older install left readable by others.
+
+    A subdirectory already owner-only was made by this app under its umask and is not walked
+    again, so a start does not look at every photo each time. A file that cannot be changed
+    (another owner) is logged and left, never a reason not to start.
+    """
+    if os.name == "nt":  # Windows keeps its own access lists; the user's profile is private
+        return
+    root = Path(data_dir)
+    if _restrict(root, PRIVATE_DIR) is None:
+        return
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            log.warning("cannot look into %s: %s", folder, e)
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                before = _restrict(Path(entry.path), PRIVATE_DIR)
+                if before is not None and before != PRIVATE_DIR:
+                    stack.append(Path(entry.path))
+            else:
+                _restrict(Path(entry.path), PRIVATE_FILE)
+
+
+def _restrict(path: Path, mode: int) -> int | None:
+    """Set ``path``'s permission bits to ``mode``; the bits it had (None if it is gone)."""
+    try:
+        before = path.stat().st_mode & 0o777
+        if before != mode:
+            os.chmod(path, mode)
+        return before
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        log.warning("cannot make %s private: %s", path, e)
+        return None
 
 
 def media_dir(config) -> Path:
@@ -136,7 +191,9 @@ def close_db(exc=None) -> None:
 
 
 def init_app(app, extra_migrations=()) -> None:
-    """Bring the schema up to date at start, then close a connection after each request."""
+    """Make the data directory owner-only, bring the schema up to date at start, then close a
+    connection after each request."""
+    make_private(app.config["DATA_DIR"])
     db = open_db(app.config["DATABASE"])
     try:
         migrate(db, Path(app.config["DATA_DIR"]), extra_migrations)
@@ -173,7 +230,9 @@ def schema_version(db: Database) -> int:
 
 def backup(db: Database, target: Path) -> Path:
     """Copy the live database to ``target`` with SQLite's online backup."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    # Made owner-only before SQLite writes a byte into it, whatever the process's umask.
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
     dest = sqlite3.connect(str(target))
     try:
         db.conn.backup(dest)
