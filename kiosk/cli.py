@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 import click
+from jinja2.filters import do_filesizeformat
 
 from . import areas, create_app
 from . import config as config_module
-from .data import UMASK, utcnow
+from .data import UMASK, free_space, is_disk_full, utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _, ngettext, use_language
 from .installation import init_installation, join_hub
@@ -39,8 +40,22 @@ class Group(click.Group):
             return super().invoke(ctx)
         except KioskError as e:
             raise CliError(str(e)) from e
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, OSError) as e:
+            data_dir = getattr(ctx.obj, "data_dir", None)
+            if is_disk_full(e, data_dir):
+                raise CliError(disk_full_message(data_dir)) from e
+            if isinstance(e, OSError):
+                raise
             raise CliError(_("The database could not be used: %(error)s", error=e)) from e
+
+
+def disk_full_message(data_dir: Path | None) -> str:
+    """What to do when the disk holding the data directory is full, with how much is left."""
+    free = free_space(data_dir) if data_dir else None
+    return _("The disk of this computer is full (%(free)s free for %(path)s), so Infocentre "
+             "cannot save its data. Free some space (old copies of the database are in its "
+             "backups folder) and try again.",
+             free=do_filesizeformat(free or 0), path=data_dir)
 
 
 class Installation:

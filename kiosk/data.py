@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -127,6 +129,36 @@ def _restrict(path: Path, mode: int) -> int | None:
     except OSError as e:
         log.warning("cannot make %s private: %s", path, e)
         return None
+
+
+# A full disk (issue 14): what it looks like when a write fails, and how much room is left.
+
+SQLITE_FULL, SQLITE_IOERR = 13, 10
+NO_ROOM = 1024 * 1024  # bytes: an I/O error with less than this free is the disk being full
+
+
+def free_space(path: str | os.PathLike) -> int | None:
+    """Bytes free for this user on the filesystem of ``path`` (None if it cannot be told)."""
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def is_disk_full(error: BaseException, path: str | os.PathLike | None = None) -> bool:
+    """Whether ``error`` is a write that failed for lack of space: SQLite's "database or disk
+    is full" (SQLITE_FULL, also the database's own size limit), an OSError ENOSPC or EDQUOT,
+    or, when ``path`` (the data directory) is given, an SQLite I/O error while that disk has
+    almost no room (SQLite cannot even make its shared-memory file on a full disk)."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None) or 0
+        if code & 0xFF == SQLITE_FULL or "database or disk is full" in str(error):
+            return True
+        if (code & 0xFF == SQLITE_IOERR or "disk I/O error" in str(error)) and path:
+            free = free_space(path)
+            return free is not None and free < NO_ROOM
+        return False
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def media_dir(config) -> Path:
