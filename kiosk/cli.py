@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import click
-from jinja2.filters import do_filesizeformat
 
 from . import areas, create_app
 from . import config as config_module
-from .data import UMASK, free_space, is_disk_full, utcnow
+from .data import UMASK, disk_full_message, is_disk_full, utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _, ngettext, use_language
 from .installation import init_installation, join_hub
@@ -47,15 +46,6 @@ class Group(click.Group):
             if isinstance(e, OSError):
                 raise
             raise CliError(_("The database could not be used: %(error)s", error=e)) from e
-
-
-def disk_full_message(data_dir: Path | None) -> str:
-    """What to do when the disk holding the data directory is full, with how much is left."""
-    free = free_space(data_dir) if data_dir else None
-    return _("The disk of this computer is full (%(free)s free for %(path)s), so Infocentre "
-             "cannot save its data. Free some space (old copies of the database are in its "
-             "backups folder) and try again.",
-             free=do_filesizeformat(free or 0), path=data_dir)
 
 
 class Installation:

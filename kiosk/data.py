@@ -1,7 +1,8 @@
 """The data module: the only place that opens SQLite connections, and the schema migrations.
 
 Every connection gets WAL, foreign keys and a busy timeout, wrapped in ``sqlite_utils.Database``.
-Imports ``kiosk.schema`` (the migrations) and Flask's ``g`` for the per-request connection only.
+Imports ``kiosk.schema`` (the migrations), Flask's ``g`` for the per-request connection only, and
+``kiosk.i18n`` for what a full disk means.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import uuid
 from pathlib import Path
 
 from flask import current_app, g, has_app_context
+from jinja2.filters import do_filesizeformat
 from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
 from sync.engine.state import immediate, read_state
 from sync.engine.text import tolerant_text
 
+from .i18n import _
 from .schema import MIGRATIONS
 
 log = logging.getLogger("infocentre.data")
@@ -159,6 +162,15 @@ def is_disk_full(error: BaseException, path: str | os.PathLike | None = None) ->
             return free is not None and free < NO_ROOM
         return False
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_message(data_dir: str | os.PathLike | None) -> str:
+    """What a command says when the disk holding the data directory is full."""
+    free = free_space(data_dir) if data_dir else None
+    return _("The disk of this computer is full (%(free)s free for %(path)s), so Infocentre "
+             "cannot save its data. Free some space (old copies of the database are in its "
+             "backups folder) and try again.",
+             free=do_filesizeformat(free or 0), path=data_dir)
 
 
 def media_dir(config) -> Path:

@@ -11,15 +11,20 @@ space. The last tests fill a small tmpfs of their own, and skip where mounting i
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
+from pathlib import Path
 
+import pytest
+from jinja2.filters import do_filesizeformat
 from markupsafe import escape
 
-from kiosk import create_app, i18n
-from kiosk.data import get_db, iso
+from kiosk import create_app, i18n, syncing
+from kiosk.data import get_db, iso, open_db
 
-from .conftest import SignIn
+from .conftest import SignIn, make_app
 from .factories import PIN, WHEN, count, make_account
+from .live import db_rows, infocentre, join_centre, start_demo_server
 
 
 def fill_table(db, table: str, row) -> int:
@@ -84,3 +89,117 @@ def test_other_database_errors_still_get_the_500_page(app, db):
     response = served.test_client().get(f"/auth/signin/{rosa['id']}")
     assert response.status_code == 500
     assert "Something went wrong" in response.get_data(as_text=True)
+
+
+# Syncing: a reserve of free space, and every failure recorded.
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A demo hub: its courses' pictures are what a new centre's first sync fetches."""
+    server = start_demo_server(tmp_path_factory.mktemp("hub"), role="hub",
+                               env={"INFOCENTRE_SYNC_DAEMON": "0"})
+    yield server
+    server.stop()
+
+
+def new_centre(tmp_path, hub, name="Centro San Pablo") -> Path:
+    path = tmp_path / "centre"
+    join_centre(hub.data_dir, path, name, hub.url)
+    return path
+
+
+def sync_json(path, **env) -> dict:
+    return json.loads(infocentre(path, "sync", "now", "--json", env=env, check=False).stdout)
+
+
+def status_json(path) -> dict:
+    return json.loads(infocentre(path, "sync", "status", "--json").stdout)
+
+
+def sync_page(path, clock) -> str:
+    app = make_app(path, clock, SYNC_DAEMON=False)
+    db = open_db(path / "infocentre.db")
+    try:
+        facilitator = make_account(db, app.config["CENTRE_ID"], role="facilitator")
+    finally:
+        db.close()
+    client = app.test_client()
+    SignIn(client).pin(facilitator, PIN)
+    return client.get("/sync").get_data(as_text=True)
+
+
+@pytest.mark.live
+def test_below_the_reserve_photos_wait_and_the_rows_still_sync(tmp_path, hub, clock):
+    path = new_centre(tmp_path, hub)
+    # A reserve larger than any disk: the disk is "almost full" whatever it holds.
+    report = sync_json(path, INFOCENTRE_DISK_RESERVE_MB=str(10**12))
+    assert report["status"] == "synced" and report["received"] > 0
+    assert report["blobs_received"] == report["blob_bytes_received"] == 0
+    assert report["media_waiting"] > 0
+    assert db_rows(path, "SELECT count(*) FROM course_media")[0][0] > 0  # the rows came
+    assert not [p for p in (path / "media").rglob("*") if p.is_file()]  # not a byte fetched
+
+    status = status_json(path)
+    assert status["last_error"] is None and status["last_success"]
+    assert status["media_waiting"] == report["media_waiting"]
+    assert status["disk_free"] > 0
+    plain = infocentre(path, "sync", "status").stdout
+    assert "Disk almost full: photos and recordings wait until space is freed (" in plain
+    assert f"({do_filesizeformat(status['disk_free'])[:2]}" in plain  # how much is free
+    page = sync_page(path, clock)
+    assert "Disk almost full: photos and recordings wait until space is freed" in page
+
+    # Space was freed: the next sync fetches what waited, and the note goes.
+    again = sync_json(path)
+    assert again["blobs_received"] == report["media_waiting"] and again["media_waiting"] == 0
+    assert status_json(path)["media_waiting"] == 0
+    assert "Disk almost full" not in infocentre(path, "sync", "status").stdout
+
+
+@pytest.mark.live
+def test_a_sync_stopped_by_a_full_database_is_recorded_in_plain_words(tmp_path, hub, clock):
+    path = new_centre(tmp_path, hub)
+    app = make_app(path, clock, SYNC_DAEMON=False)
+    with app.app_context():
+        served = get_db()  # the connection run_sync uses in this thread
+        served.execute(f"PRAGMA max_page_count = "
+                       f"{served.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        syncing.run_sync(app)
+
+    status = status_json(path)
+    assert status["last_success"] is None
+    assert status["last_error"].startswith("The disk of this computer is full")
+    assert db_rows(path, "SELECT last_error_code FROM sync_status") == [("disk_full",)]
+    assert "The disk of this computer is full" in sync_page(path, clock)
+    assert db_rows(path, "PRAGMA integrity_check") == [("ok",)]
+
+    served.execute("PRAGMA max_page_count = 1073741823")  # space was freed
+    assert syncing.run_sync(app).status == "synced"
+    assert status_json(path)["last_error"] is None
+
+
+@pytest.mark.live
+def test_a_failure_the_database_cannot_take_is_still_shown(tmp_path, hub, clock):
+    """The database refuses every write (here: read-only for the sync's connection; on a full
+    disk, its WAL cannot grow): the outcome goes to a small file made ahead of need, and the
+    status shows the failure instead of "never synced" with no problem."""
+    path = new_centre(tmp_path, hub)
+    app = make_app(path, clock, SYNC_DAEMON=False)
+    with app.app_context():
+        served = get_db()
+        served.execute("PRAGMA query_only = 1")
+    with pytest.raises(sqlite3.OperationalError):
+        syncing.run_sync(app)
+    served.execute("PRAGMA query_only = 0")  # (the page's sign-in uses it too)
+
+    assert db_rows(path, "SELECT last_attempt_at, failures FROM sync_status") == [(None, 0)]
+    status = status_json(path)
+    assert status["last_success"] is None
+    assert status["last_error"].startswith("A problem on this computer stopped the sync")
+    assert "Last problem:" in sync_page(path, clock)
+
+    assert syncing.run_sync(app).status == "synced"
+    status = status_json(path)
+    assert status["last_error"] is None and status["last_success"]
