@@ -461,8 +461,11 @@ class Daemon:
         except (NotJoined, SyncError) as e:  # recorded by run_sync or the probe
             log.warning("sync failed (%s): %s; next try in %.0f s", error_code(e), e, backoff)
             return backoff
-        except Exception:
-            log.exception("sync failed on this computer; next try in %.0f s", backoff)
+        except Exception as e:
+            if is_disk_full(e, config["DATA_DIR"]):  # recorded; no traceback every try
+                log.warning("sync failed: the disk is full (%s); next try in %.0f s", e, backoff)
+            else:
+                log.exception("sync failed on this computer; next try in %.0f s", backoff)
             return backoff
         log.info("synced: %d sent, %d received, %d bytes, %.1f s", report.sent, report.received,
                  report.bytes_sent + report.bytes_received, report.seconds)

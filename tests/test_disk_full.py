@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 from jinja2.filters import do_filesizeformat
 from markupsafe import escape
 
 from kiosk import create_app, i18n, syncing
 from kiosk.data import get_db, iso, open_db
 
-from .conftest import SignIn, make_app
+from .conftest import CSRF, SignIn, make_app
 from .factories import PIN, WHEN, count, make_account
-from .live import db_rows, infocentre, join_centre, start_demo_server
+from .live import db_rows, free_port, infocentre, join_centre, start_demo_server, start_server
+from .test_sync_daemon import wait_for
 
 
 def fill_table(db, table: str, row) -> int:
@@ -203,3 +207,104 @@ def test_a_failure_the_database_cannot_take_is_still_shown(tmp_path, hub, clock)
     assert syncing.run_sync(app).status == "synced"
     status = status_json(path)
     assert status["last_error"] is None and status["last_success"]
+
+
+# A real full disk: a small tmpfs of the test's own (root, and a kernel that allows it).
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MB filesystem mounted for this test; skips where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    try:
+        made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs",
+                               str(mount)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"cannot mount a small disk here: {e}")
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small disk here: {made.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` until ``leave`` bytes are free (as the photo chunks once did)."""
+    filler = disk / f"filler-{len(list(disk.glob('filler-*')))}"
+    with filler.open("wb") as out:
+        while (free := shutil.disk_usage(disk).free) > leave:
+            try:
+                out.write(bytes(min(1 << 20, free - leave)))
+                out.flush()
+            except OSError:
+                break
+    return filler
+
+
+def sign_in_live(url: str, account_id: str, pin: str):
+    session = requests.Session()
+    form = session.get(f"{url}/auth/signin/{account_id}", timeout=30)
+    token = CSRF.search(form.text).group(1)
+    return session.post(f"{url}/auth/signin/{account_id}", data={"pin": pin,
+                        "csrf_token": token}, allow_redirects=False, timeout=30)
+
+
+@pytest.mark.live
+def test_a_centre_on_a_full_disk_keeps_serving_says_so_and_recovers(small_disk, hub):
+    path = small_disk / "centre"
+    join_centre(hub.data_dir, path, "Centro San Pablo", hub.url)
+    infocentre(path, "user", "add", "Rosa Quishpe", "--role", "villager", "--pin", "1234")
+    [(rosa,)] = db_rows(path, "SELECT id FROM accounts WHERE name = 'Rosa Quishpe'")
+
+    # The default reserve (200 MB at least) is more than this whole disk: photos wait.
+    first = sync_json(path)
+    assert first["status"] == "synced" and first["sent"] == 1
+    assert first["media_waiting"] > 0 and first["blob_bytes_received"] == 0
+    assert "Disk almost full" in infocentre(path, "sync", "status").stdout
+
+    # Something else fills the disk while the centre serves and syncs by itself.
+    server = start_server(path, env={"INFOCENTRE_SYNC_INTERVAL": "0.3",
+                                     "INFOCENTRE_SYNC_RETRY_MIN": "0.2",
+                                     "INFOCENTRE_SYNC_RETRY_MAX": "0.5"})
+    try:
+        filler = fill(small_disk)
+        refused = sign_in_live(server.url, rosa, "1234")
+        assert refused.status_code == 507, refused.status_code
+        assert 'lang="es"' in refused.text  # the centre's language (the person's is unknown)
+        assert db_rows(path, "SELECT count(*) FROM sessions") == [(0,)]
+        # The daemon's next try fails, and the failure is there to read, in plain words.
+        wait_for(lambda: (status_json(path)["last_error"] or "").startswith(
+            "The disk of this computer is full"), what="the failure recorded")
+        assert server.process.poll() is None  # still serving
+    finally:
+        server.stop()
+
+    # Stopped, it cannot open its database on a disk with no room at all: it says why.
+    fill(small_disk)
+    refused = infocentre(path, "serve", "--port", str(free_port()), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("infocentre: The disk of this computer is full (")
+    assert "Traceback" not in refused.stderr
+
+    # Room for SQLite's shared-memory file (32 KiB) and no more: it starts, and serves what
+    # needs no writing, although its daemon cannot note when it will try next.
+    for made in small_disk.glob("filler-*"):
+        made.unlink()
+    filler = fill(small_disk, leave=36 * 1024)
+    server = start_server(path)
+    try:
+        assert requests.get(f"{server.url}/auth/signin", timeout=30).status_code == 200
+    finally:
+        server.stop()
+    assert "It syncs with the hub by itself" in (path / "server.log").read_text()
+
+    filler.unlink()  # space was freed
+    server = start_server(path, env={"INFOCENTRE_SYNC_DAEMON": "0"})
+    try:
+        assert sign_in_live(server.url, rosa, "1234").status_code == 302
+    finally:
+        server.stop()
+    assert sync_json(path, INFOCENTRE_DISK_RESERVE_MB="1")["blobs_received"] > 0
+    status = status_json(path)
+    assert status["last_error"] is None and status["media_waiting"] == 0
+    assert db_rows(path, "PRAGMA integrity_check") == [("ok",)]
