@@ -280,6 +280,11 @@ def backup(db: Database, target: Path) -> Path:
     dest = sqlite3.connect(str(target))
     try:
         db.conn.backup(dest)
+    except BaseException:
+        # A copy cut short (a full disk) is no backup, and would keep the space it took.
+        dest.close()
+        target.unlink(missing_ok=True)
+        raise
     finally:
         dest.close()
     return target

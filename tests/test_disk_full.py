@@ -21,9 +21,11 @@ import pytest
 import requests
 from jinja2.filters import do_filesizeformat
 from markupsafe import escape
+from sqlite_utils import Migrations
 
-from kiosk import create_app, i18n, syncing
+from kiosk import create_app, data, i18n, syncing
 from kiosk.data import get_db, iso, open_db
+from kiosk.installation import init_installation
 
 from .conftest import CSRF, SignIn, make_app
 from .factories import PIN, WHEN, count, make_account
@@ -308,3 +310,30 @@ def test_a_centre_on_a_full_disk_keeps_serving_says_so_and_recovers(small_disk, 
     status = status_json(path)
     assert status["last_error"] is None and status["media_waiting"] == 0
     assert db_rows(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_start_that_must_migrate_on_a_full_disk_leaves_no_half_backup(small_disk,
+                                                                        monkeypatch):
+    """An upgrade backs the database up first; on a disk without room for the copy, the start
+    fails (the command says the disk is full), the database is as it was, and no cut-short
+    copy keeps what little space there was."""
+    path = small_disk / "centre"
+    init_installation(path, role="node", name="Centro San Pablo")
+    pending = Migrations("kiosk")
+    for migration in data.MIGRATIONS._migrations:
+        pending(name=migration.name)(migration.fn)
+
+    @pending(name="m9999_test_column")
+    def add_column(db):
+        db.execute("ALTER TABLE centres ADD COLUMN motto TEXT")
+
+    monkeypatch.setattr(data, "MIGRATIONS", pending)
+    size = (path / "infocentre.db").stat().st_size
+    fill(small_disk, leave=size // 2)  # room for SQLite's own files, not for a copy
+    free = shutil.disk_usage(small_disk).free
+    with pytest.raises(sqlite3.DatabaseError) as failed:
+        create_app({"DATA_DIR": str(path)})
+    assert data.is_disk_full(failed.value, path)
+    assert not list(path.glob("backups/*"))
+    assert shutil.disk_usage(small_disk).free >= free
+    assert "motto" not in {r[1] for r in db_rows(path, "PRAGMA table_info(centres)")}
