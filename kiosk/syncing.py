@@ -150,7 +150,7 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
     with sync_lock(data_dir, wait=LOCK_WAIT), app.app_context():
         db = get_db()
         report = report or SyncReport()
-        _make_outcome_file(data_dir)
+        make_outcome_file(data_dir)
         try:
             to_send = pending(db)
 
@@ -227,15 +227,19 @@ def record_outcome(db, data_dir: str | Path, report: dict | None, *,
             if db.conn.in_transaction:
                 db.conn.rollback()
         failed = error is not None
+        try:
+            before = _failures(db, data_dir)
+        except sqlite3.Error:
+            before = 0
         _write_outcome(data_dir, {
             "at": iso(utcnow()), "success": not failed,
             "code": error_code(error, data_dir) if failed else None,
             "detail": str(error)[:300] if failed else None,
-            "failures": _failures(db) + 1 if failed else 0,
+            "failures": before + 1 if failed else 0,
             "media_waiting": (report or {}).get("media_waiting", 0)})
 
 
-def _make_outcome_file(data_dir: str | Path) -> None:
+def make_outcome_file(data_dir: str | Path) -> None:
     """Make the outcome file at its full size while there is room, so a full disk can still
     take an outcome (its blocks are rewritten, never added to)."""
     path = Path(data_dir) / OUTCOME_FILE
