@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 from flask import Flask
 
@@ -37,6 +38,9 @@ def synced_tables(names=AREAS) -> list:
 
 
 def create_app(config: dict | None = None) -> Flask:
+    # Every file the app makes (photos, backups, the WAL, logs of a sync) is its owner's
+    # alone, whatever umask the service manager or the desktop session gave (issue 14).
+    os.umask(data.UMASK)
     settings = config_module.load(config)
     app = Flask(__name__, instance_path=settings["DATA_DIR"])
     app.config.update(settings)

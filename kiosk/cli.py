@@ -18,7 +18,7 @@ import click
 
 from . import areas, create_app
 from . import config as config_module
-from .data import utcnow
+from .data import UMASK, disk_full_message, is_disk_full, utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _, ngettext, use_language
 from .installation import init_installation, join_hub
@@ -39,7 +39,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except KioskError as e:
             raise CliError(str(e)) from e
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, OSError) as e:
+            data_dir = getattr(ctx.obj, "data_dir", None)
+            if is_disk_full(e, data_dir):
+                raise CliError(disk_full_message(data_dir)) from e
+            if isinstance(e, OSError):
+                raise
             raise CliError(_("The database could not be used: %(error)s", error=e)) from e
 
 
@@ -66,6 +71,7 @@ class Installation:
 @click.pass_context
 def cli(ctx, data_dir):
     """Infocentre: courses, marketplace and story archive for community infocentres."""
+    os.umask(UMASK)  # what `init` and every other command write is the owner's alone
     ctx.obj = Installation(config_module.data_dir_from(data_dir, os.environ))
 
 

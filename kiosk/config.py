@@ -44,6 +44,12 @@ def _list(value) -> list[str]:
     return list(value)
 
 
+def _optional_float(value) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return float(value)
+
+
 def _bool(value) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -93,6 +99,9 @@ OPTIONS = [
     Option("SYNC_RETRY_MAX", 3600.0, "The longest wait between retries, in seconds."),
     Option("SYNC_TIMEOUT", 60.0, "Seconds a centre waits for the hub to answer one request "
            "before it counts the link as down."),
+    Option("DISK_RESERVE_MB", None, "Free space, in MB, that a sync leaves on the data "
+           "directory's disk: below it, photos and recordings wait for a later sync (the rows "
+           "still sync). Unset: the larger of 200 MB and 5 % of the disk."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
@@ -101,7 +110,7 @@ _TYPES = {
     "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
     "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
     "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float, "SYNC_TIMEOUT": float,
-    "SYNC_QUEUE_MAX": float,
+    "SYNC_QUEUE_MAX": float, "DISK_RESERVE_MB": _optional_float,
 }
 
 
@@ -182,9 +191,15 @@ def update_file(data_dir: Path, **changes) -> None:
     stored = json.loads(path.read_text(encoding="utf-8"))
     stored.update({k.lower(): v for k, v in changes.items()})
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    _write_private(temporary, json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
     os.replace(temporary, path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (issue 14), replacing what it held."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def validate(settings: dict) -> None:
@@ -215,6 +230,8 @@ def validate(settings: dict) -> None:
             and settings["SYNC_INTERVAL"] > 0 and settings["SYNC_TIMEOUT"] > 0):
         raise ConfigError(_("SYNC_INTERVAL, SYNC_RETRY_MIN and SYNC_TIMEOUT must be positive, and "
                             "SYNC_RETRY_MAX at least SYNC_RETRY_MIN."))
+    if settings["DISK_RESERVE_MB"] is not None and not settings["DISK_RESERVE_MB"] >= 0:
+        raise ConfigError(_("DISK_RESERVE_MB must be a number of megabytes, 0 or more."))
     if not 1 <= settings["THREADS"] <= 64:
         raise ConfigError(_("THREADS must be between 1 and 64."))
     if not (1 <= settings["SYNC_BATCH"] <= 100_000 and 1 <= settings["SYNC_PAGE"] <= 100_000):
@@ -228,7 +245,7 @@ def validate(settings: dict) -> None:
 
 def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:
     """Write a fresh config file and secret key (used by ``infocentre init``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stored = {"role": role, "centre_id": centre_id, "centre_name": name}
     stored.update({k.lower(): v for k, v in extra.items()})
     stored.setdefault("languages", list(LANGUAGES))
@@ -237,5 +254,5 @@ def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> 
     fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(secrets.token_hex(32) + "\n")
-    (data_dir / CONFIG_FILE).write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+    _write_private(data_dir / CONFIG_FILE,
+                   json.dumps(stored, indent=2, ensure_ascii=False) + "\n")

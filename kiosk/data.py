@@ -1,15 +1,19 @@
 """The data module: the only place that opens SQLite connections, and the schema migrations.
 
 Every connection gets WAL, foreign keys and a busy timeout, wrapped in ``sqlite_utils.Database``.
-Imports ``kiosk.schema`` (the migrations) and Flask's ``g`` for the per-request connection only.
+Imports ``kiosk.schema`` (the migrations), Flask's ``g`` for the per-request connection only, and
+``kiosk.i18n`` for what a full disk means.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import logging
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -17,14 +21,17 @@ import uuid
 from pathlib import Path
 
 from flask import current_app, g, has_app_context
+from jinja2.filters import do_filesizeformat
 from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
 from sync.engine.state import immediate, read_state
 from sync.engine.text import tolerant_text
 
+from .i18n import _
 from .schema import MIGRATIONS
 
+log = logging.getLogger("infocentre.data")
 BUSY_TIMEOUT_S = 10
 CACHE_KIB = 16 * 1024
 WAL_PAGES = 16_384  # the hub writer's checkpoint interval: 64 MiB of log at 4 KiB pages
@@ -72,6 +79,98 @@ def _ensure_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
         time.sleep(0.02)
+
+
+# The data directory holds people's names, PIN hashes, photos and the secret key: it is the
+# owner's alone (issue 14), every file the app makes in it too.
+UMASK = 0o077
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(data_dir: str | os.PathLike) -> None:
+    """Make the data directory owner-only: 0700 directories, 0600 files (its database, WAL,
+    media, backups and config), fixing what an older install left readable by others.
+
+    A subdirectory already owner-only was made by this app under its umask and is not walked
+    again, so a start does not look at every photo each time. A file that cannot be changed
+    (another owner) is logged and left, never a reason not to start.
+    """
+    if os.name == "nt":  # Windows keeps its own access lists; the user's profile is private
+        return
+    root = Path(data_dir)
+    if _restrict(root, PRIVATE_DIR) is None:
+        return
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            log.warning("cannot look into %s: %s", folder, e)
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                before = _restrict(Path(entry.path), PRIVATE_DIR)
+                if before is not None and before != PRIVATE_DIR:
+                    stack.append(Path(entry.path))
+            else:
+                _restrict(Path(entry.path), PRIVATE_FILE)
+
+
+def _restrict(path: Path, mode: int) -> int | None:
+    """Set ``path``'s permission bits to ``mode``; the bits it had (None if it is gone)."""
+    try:
+        before = path.stat().st_mode & 0o777
+        if before != mode:
+            os.chmod(path, mode)
+        return before
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        log.warning("cannot make %s private: %s", path, e)
+        return None
+
+
+# A full disk (issue 14): what it looks like when a write fails, and how much room is left.
+
+SQLITE_FULL, SQLITE_IOERR = 13, 10
+NO_ROOM = 1024 * 1024  # bytes: an I/O error with less than this free is the disk being full
+
+
+def free_space(path: str | os.PathLike) -> int | None:
+    """Bytes free for this user on the filesystem of ``path`` (None if it cannot be told)."""
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+def is_disk_full(error: BaseException, path: str | os.PathLike | None = None) -> bool:
+    """Whether ``error`` is a write that failed for lack of space: SQLite's "database or disk
+    is full" (SQLITE_FULL, also the database's own size limit), an OSError ENOSPC or EDQUOT,
+    or, when ``path`` (the data directory) is given, an SQLite I/O error while that disk has
+    almost no room (SQLite cannot even make its shared-memory file on a full disk)."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None) or 0
+        if code & 0xFF == SQLITE_FULL or "database or disk is full" in str(error):
+            return True
+        if (code & 0xFF == SQLITE_IOERR or "disk I/O error" in str(error)) and path:
+            free = free_space(path)
+            return free is not None and free < NO_ROOM
+        return False
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_message(data_dir: str | os.PathLike | None) -> str:
+    """What a command says when the disk holding the data directory is full."""
+    free = free_space(data_dir) if data_dir else None
+    return _("The disk of this computer is full (%(free)s free for %(path)s), so Infocentre "
+             "cannot save its data. Free some space (old copies of the database are in its "
+             "backups folder) and try again.",
+             free=do_filesizeformat(free or 0), path=data_dir)
 
 
 def media_dir(config) -> Path:
@@ -136,7 +235,9 @@ def close_db(exc=None) -> None:
 
 
 def init_app(app, extra_migrations=()) -> None:
-    """Bring the schema up to date at start, then close a connection after each request."""
+    """Make the data directory owner-only, bring the schema up to date at start, then close a
+    connection after each request."""
+    make_private(app.config["DATA_DIR"])
     db = open_db(app.config["DATABASE"])
     try:
         migrate(db, Path(app.config["DATA_DIR"]), extra_migrations)
@@ -173,10 +274,17 @@ def schema_version(db: Database) -> int:
 
 def backup(db: Database, target: Path) -> Path:
     """Copy the live database to ``target`` with SQLite's online backup."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    # Made owner-only before SQLite writes a byte into it, whatever the process's umask.
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
     dest = sqlite3.connect(str(target))
     try:
         db.conn.backup(dest)
+    except BaseException:
+        # A copy cut short (a full disk) is no backup, and would keep the space it took.
+        dest.close()
+        target.unlink(missing_ok=True)
+        raise
     finally:
         dest.close()
     return target

@@ -18,9 +18,10 @@ from sync.errors import Refused, Unreachable
 
 from . import config as config_module
 from .admin import models as centres
-from .data import migrate, open_db, stamp, utcnow
+from .data import PRIVATE_DIR, make_private, migrate, open_db, stamp, utcnow
 from .errors import KioskError
 from .i18n import LANGUAGES, _
+from .syncing import make_outcome_file
 
 OWN_FILES = (config_module.CONFIG_FILE, config_module.SECRET_FILE,
              config_module.DATABASE_FILE, config_module.DATABASE_FILE + "-wal",
@@ -55,7 +56,7 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
     replaced = None
     if existing:
         replaced = data_dir / f"replaced-{stamp()}"
-        replaced.mkdir(parents=True)
+        replaced.mkdir(mode=PRIVATE_DIR, parents=True)
         for path in existing:
             shutil.move(str(path), replaced / path.name)
     # A centre registered at the hub takes the id the hub gave it; its centres row comes from
@@ -77,6 +78,9 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
             centres.add_centre(db, centre_id=centre_id, name=name, role=role, now=utcnow())
     finally:
         db.close()
+    if role == "node":
+        make_outcome_file(data_dir)  # room for a sync's outcome, taken while there is room
+    make_private(data_dir)  # whatever was already there, and whatever the umask
     return {"centre_id": centre_id, "replaced": replaced}
 
 

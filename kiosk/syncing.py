@@ -6,6 +6,11 @@ inside ``infocentre serve`` when ``SYNC_DAEMON`` is on) and the "Sync now" butto
 ``run_sync``, which holds the data directory's ``sync.lock`` (an OS file lock, released by the
 OS if the process dies) and records every attempt in ``sync_status``. Imports Flask's app object
 only as a parameter, ``kiosk.data``, ``kiosk.i18n`` and the sync package.
+
+A full disk (issue 14): a sync leaves a reserve of free space (``DISK_RESERVE_MB``), fetching no
+photo or recording below it; and an outcome the database cannot take (a write needs room in its
+WAL) goes to ``sync-outcome``, a small file made ahead of need and overwritten in place, so
+"never synced" or an old success is not shown when a sync failed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import json
 import logging
 import os
 import random
+import shutil
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -25,12 +32,15 @@ from flask import Flask
 from sync.engine import pending
 from sync.errors import Refused, SyncError, Unreachable
 
-from .data import fetch, get_db, iso, media_dir, schema_version, utcnow
+from .data import fetch, free_space, get_db, is_disk_full, iso, media_dir, schema_version, utcnow
 from .errors import KioskError
 from .i18n import _
 
 log = logging.getLogger("infocentre.sync")
 LOCK_FILE = "sync.lock"
+OUTCOME_FILE = "sync-outcome"
+OUTCOME_BYTES = 2048  # the file's fixed size: rewriting it in place needs no new disk blocks
+MB = 1000 * 1000
 
 
 class Busy(Exception):
@@ -130,45 +140,61 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
     """Sync this centre now and record the outcome in ``sync_status``; returns the SyncReport.
 
     Raises Busy (nothing recorded), NotJoined, Unreachable or Refused (recorded), or another
-    error (recorded as a local error, then raised).
+    error (recorded as a local error, or ``disk_full``, then raised).
     """
     from sync.client import SyncReport, sync_now  # requests: only when syncing
     from sync.media import Store
 
     config = app.config
-    with sync_lock(config["DATA_DIR"], wait=LOCK_WAIT), app.app_context():
+    data_dir = config["DATA_DIR"]
+    with sync_lock(data_dir, wait=LOCK_WAIT), app.app_context():
         db = get_db()
         report = report or SyncReport()
-        to_send = pending(db)
-
-        def progress(so_far) -> None:
-            db.execute("UPDATE sync_status SET progress = ? WHERE id = 1", [json.dumps(
-                {"sent": so_far.sent, "received": so_far.received, "to_send": to_send,
-                 "file_bytes": so_far.blob_bytes_sent + so_far.blob_bytes_received})])
-            if on_progress:
-                on_progress(so_far)
-
-        db.execute("UPDATE sync_status SET last_attempt_at = ? WHERE id = 1", [iso(utcnow())])
-        progress(report)
+        make_outcome_file(data_dir)
         try:
+            to_send = pending(db)
+
+            def progress(so_far) -> None:
+                db.execute("UPDATE sync_status SET progress = ? WHERE id = 1", [json.dumps(
+                    {"sent": so_far.sent, "received": so_far.received, "to_send": to_send,
+                     "file_bytes": so_far.blob_bytes_sent + so_far.blob_bytes_received})])
+                if on_progress:
+                    on_progress(so_far)
+
+            db.execute("UPDATE sync_status SET last_attempt_at = ? WHERE id = 1",
+                       [iso(utcnow())])
+            progress(report)
             client = hub_client(config)
             try:
                 sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
                          schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
                          page_limit=config["SYNC_PAGE"], report=report, on_step=progress,
-                         store=Store(media_dir(config)))
+                         store=Store(media_dir(config), reserve=disk_reserve(config)))
             finally:
                 client.close()
         except BaseException as e:
             report.status = ("unreachable" if isinstance(e, Unreachable) else
                              "refused" if isinstance(e, Refused) else "error")
-            record(db, report.as_dict(), error=e)
+            record_outcome(db, data_dir, report.as_dict(), error=e)
             raise
-        record(db, report.as_dict())
+        record_outcome(db, data_dir, report.as_dict())
         return report
 
 
-def record(db, report: dict | None, *, error: BaseException | None = None) -> None:
+def disk_reserve(config) -> int:
+    """Bytes of free space a sync leaves on the data directory's disk (``DISK_RESERVE_MB``;
+    unset: the larger of 200 MB and 5 % of the disk)."""
+    if config["DISK_RESERVE_MB"] is not None:
+        return int(config["DISK_RESERVE_MB"] * MB)
+    try:
+        total = shutil.disk_usage(config["DATA_DIR"]).total
+    except OSError:
+        total = 0
+    return max(200 * MB, total // 20)
+
+
+def record(db, report: dict | None, *, error: BaseException | None = None,
+           data_dir: str | Path | None = None) -> None:
     """One attempt's outcome in ``sync_status``: a sync, a probe, or a hub bundle imported."""
     now = iso(utcnow())
     summary = json.dumps(report) if report else None
@@ -181,30 +207,117 @@ def record(db, report: dict | None, *, error: BaseException | None = None) -> No
         db.execute("UPDATE sync_status SET last_attempt_at = ?, last_error_code = ?, "
                    "last_error_detail = ?, failures = failures + 1, progress = NULL, "
                    "last_report = coalesce(?, last_report) WHERE id = 1",
-                   [now, error_code(error), str(error)[:500], summary])
+                   [now, error_code(error, data_dir), str(error)[:500], summary])
 
 
-def error_code(error: BaseException) -> str:
+def record_outcome(db, data_dir: str | Path, report: dict | None, *,
+                   error: BaseException | None = None) -> None:
+    """``record``, or, when the database cannot take it (a full disk), the outcome file: an
+    attempt is never lost, nor shown as a success it was not."""
+    try:
+        if db.conn.in_transaction:  # what failed is undone first; the outcome stands alone
+            db.conn.rollback()
+        record(db, report, error=error, data_dir=data_dir)
+        if _read_outcome(data_dir):
+            _write_outcome(data_dir, None)  # the database has the last word again
+    except (sqlite3.Error, OSError) as e:
+        log.error("the sync's outcome could not be saved in the database (%s); it is kept in "
+                  "%s", e, OUTCOME_FILE)
+        with contextlib.suppress(sqlite3.Error):
+            if db.conn.in_transaction:
+                db.conn.rollback()
+        failed = error is not None
+        try:
+            before = _failures(db, data_dir)
+        except sqlite3.Error:
+            before = 0
+        _write_outcome(data_dir, {
+            "at": iso(utcnow()), "success": not failed,
+            "code": error_code(error, data_dir) if failed else None,
+            "detail": str(error)[:300] if failed else None,
+            "failures": before + 1 if failed else 0,
+            "media_waiting": (report or {}).get("media_waiting", 0)})
+
+
+def make_outcome_file(data_dir: str | Path) -> None:
+    """Make the outcome file at its full size while there is room, so a full disk can still
+    take an outcome (its blocks are rewritten, never added to)."""
+    path = Path(data_dir) / OUTCOME_FILE
+    with contextlib.suppress(OSError):
+        if not path.exists() or path.stat().st_size != OUTCOME_BYTES:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.pwrite(fd, b" " * OUTCOME_BYTES, 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _write_outcome(data_dir: str | Path, outcome: dict | None) -> None:
+    """Overwrite the outcome file in place (None: blank it)."""
+    data = json.dumps(outcome).encode() if outcome else b""
+    if len(data) > OUTCOME_BYTES:
+        data = json.dumps({**outcome, "detail": None}).encode()[:OUTCOME_BYTES]
+    try:
+        fd = os.open(Path(data_dir) / OUTCOME_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.pwrite(fd, data.ljust(OUTCOME_BYTES), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        log.error("the sync's outcome could not be saved anywhere: %s", e)
+
+
+def _read_outcome(data_dir: str | Path) -> dict | None:
+    """The outcome kept in the file, or None (none, or unreadable)."""
+    try:
+        found = json.loads((Path(data_dir) / OUTCOME_FILE).read_bytes().strip() or b"null")
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("at"), str) else None
+
+
+def error_code(error: BaseException, data_dir: str | Path | None = None) -> str:
     if isinstance(error, Unreachable):
         return f"unreachable:{error.reason}"
     if isinstance(error, Refused):
         return f"refused:{error.code}"
     if isinstance(error, NotJoined):
         return "not_joined"
+    if is_disk_full(error, data_dir):
+        return "disk_full"
     return "error"
 
 
-def _failures(db) -> int:
-    return db.execute("SELECT failures FROM sync_status WHERE id = 1").fetchone()[0]
+def _failures(db, data_dir: str | Path | None = None) -> int:
+    """Failed attempts in a row, the outcome file's included when it is the newer."""
+    failures, attempt = db.execute(
+        "SELECT failures, last_attempt_at FROM sync_status WHERE id = 1").fetchone()
+    kept = _read_outcome(data_dir) if data_dir else None
+    if kept and kept["at"] >= (attempt or ""):
+        return int(kept.get("failures") or 0)
+    return failures
 
 
 # What people read.
 
 
 def status(db, data_dir: str | Path) -> dict:
-    """The centre's sync status: times as aware datetimes (or None), the last error as a code."""
+    """The centre's sync status: times as aware datetimes (or None), the last error as a code,
+    the photos and recordings waiting for room and the disk's free bytes. An outcome the
+    database could not take (``sync-outcome``) counts when it is the newer."""
     found = fetch(db, "SELECT * FROM sync_status WHERE id = 1")[0]
     running = is_running(data_dir)
+    last_report = json.loads(found["last_report"]) if found["last_report"] else None
+    kept = _read_outcome(data_dir)
+    if kept and kept["at"] >= (found["last_attempt_at"] or ""):
+        found.update(last_attempt_at=kept["at"], last_error_code=kept.get("code"),
+                     last_error_detail=kept.get("detail"),
+                     failures=kept.get("failures") or 0)
+        if kept.get("success"):
+            found["last_success_at"] = kept["at"]
+        last_report = {**(last_report or {}), "media_waiting": kept.get("media_waiting", 0)}
     return {
         "last_success": _moment(found["last_success_at"]),
         "last_attempt": _moment(found["last_attempt_at"]),
@@ -215,7 +328,9 @@ def status(db, data_dir: str | Path) -> dict:
         "failures": found["failures"],
         "running": running,
         "progress": json.loads(found["progress"]) if running and found["progress"] else None,
-        "last_report": json.loads(found["last_report"]) if found["last_report"] else None,
+        "last_report": last_report,
+        "media_waiting": (last_report or {}).get("media_waiting", 0) if not running else 0,
+        "disk_free": free_space(data_dir),
     }
 
 
@@ -250,6 +365,8 @@ def error_words(code: str | None) -> str | None:
         "not_joined": _("This centre is not connected to a regional hub yet."),
         "error": _("A problem on this computer stopped the sync. Ask the centre's admin to "
                    "look at the log."),
+        "disk_full": _("The disk of this computer is full, so the sync stopped. Nothing is "
+                       "lost: it will try again once space is freed. Tell the centre's admin."),
     }
     if code in words:
         return words[code]
@@ -257,6 +374,15 @@ def error_words(code: str | None) -> str | None:
         return _("The hub refused this centre's changes (%(code)s). Ask the regional staff.",
                  code=code.partition(":")[2])
     return _("The last sync did not finish. It will try again.")
+
+
+def disk_words(found: dict, size) -> str | None:
+    """Photos and recordings waiting for room on the disk, in plain words (``size`` formats a
+    number of bytes), or None."""
+    if not found["media_waiting"]:
+        return None
+    return _("Disk almost full: photos and recordings wait until space is freed (%(free)s "
+             "free).", free=size(found["disk_free"] or 0))
 
 
 # The daemon.
@@ -306,9 +432,12 @@ class Daemon:
         run_date = dt.datetime.now(dt.timezone.utc) + wait
         self.scheduler.add_job(self.attempt, "date", run_date=run_date, id="sync",
                                replace_existing=True, max_instances=1, misfire_grace_time=None)
-        with self.app.app_context():
-            get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
-                             [iso(utcnow() + wait)])
+        try:
+            with self.app.app_context():
+                get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
+                                 [iso(utcnow() + wait)])
+        except (sqlite3.Error, OSError) as e:  # a full disk: the try is planned all the same
+            log.warning("the next try could not be noted in the database: %s", e)
 
     def attempt(self) -> float:
         """One turn: probe if the last one failed, sync, and plan the next turn."""
@@ -324,7 +453,7 @@ class Daemon:
     def _turn(self) -> float:
         config = self.app.config
         with self.app.app_context():
-            failures = _failures(get_db())
+            failures = _failures(get_db(), config["DATA_DIR"])
         backoff = retry_delay(failures + 1, low=config["SYNC_RETRY_MIN"],
                               high=config["SYNC_RETRY_MAX"], rng=self.rng)
         try:
@@ -336,8 +465,11 @@ class Daemon:
         except (NotJoined, SyncError) as e:  # recorded by run_sync or the probe
             log.warning("sync failed (%s): %s; next try in %.0f s", error_code(e), e, backoff)
             return backoff
-        except Exception:
-            log.exception("sync failed on this computer; next try in %.0f s", backoff)
+        except Exception as e:
+            if is_disk_full(e, config["DATA_DIR"]):  # recorded; no traceback every try
+                log.warning("sync failed: the disk is full (%s); next try in %.0f s", e, backoff)
+            else:
+                log.exception("sync failed on this computer; next try in %.0f s", backoff)
             return backoff
         log.info("synced: %d sent, %d received, %d bytes, %.1f s", report.sent, report.received,
                  report.bytes_sent + report.bytes_received, report.seconds)
@@ -350,7 +482,7 @@ class Daemon:
             client.hello()
         except Unreachable as e:
             with self.app.app_context():
-                record(get_db(), None, error=e)
+                record_outcome(get_db(), self.app.config["DATA_DIR"], None, error=e)
             raise
         finally:
             client.close()

@@ -1,11 +1,12 @@
 """What every page shares: CSRF, security and cache headers, error pages, versioned assets.
 
-Imports Flask, Flask-WTF and ``kiosk.i18n``/``kiosk.errors``; no area.
+Imports Flask, Flask-WTF and ``kiosk.i18n``/``kiosk.errors``/``kiosk.data``; no area.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
@@ -14,6 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from .data import is_disk_full
 from .errors import KioskError
 from .i18n import _
 from .media import avatar
@@ -34,6 +36,8 @@ def init_app(app) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(KioskError, _kiosk_error)
+    app.register_error_handler(sqlite3.Error, _disk_full_error)
+    app.register_error_handler(OSError, _disk_full_error)
     versions = _asset_versions(Path(app.static_folder))
     urls: dict[str, str] = {}
 
@@ -161,6 +165,19 @@ def _http_error(error: HTTPException):
 
 def _kiosk_error(error: KioskError):
     return error_response(error.http_status, _("Something went wrong"), str(error), "error")
+
+
+def _disk_full_error(error: Exception):
+    """A write that failed because the centre's disk is full: a plain page (507) saying so and
+    whom to tell, not "something went wrong". The write was rolled back whole (``writing``).
+    Any other database or file error goes on to the 500 page."""
+    if not is_disk_full(error, current_app.config["DATA_DIR"]):
+        raise error
+    current_app.logger.error("a write failed, the disk is full: %s", error)
+    return error_response(507, _("The centre's computer is full"),
+                          _("There is no space left on this computer's disk, so this could not "
+                            "be saved. Nothing was changed. Please tell the facilitator or the "
+                            "centre's admin."), "disk_full")
 
 
 def handle_internal_error(error):

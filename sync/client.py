@@ -228,6 +228,7 @@ class SyncReport:
     blobs_received: int = 0
     blob_bytes_sent: int = 0  # their bytes, chunks sent again included
     blob_bytes_received: int = 0
+    media_waiting: int = 0  # blobs not fetched: the disk is down to its reserve (issue 14)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -386,7 +387,9 @@ def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncRe
                on_step=None) -> None:
     """Send the hub the blobs this centre's rows name that it lacks, and fetch the blobs named
     by rows here that this centre lacks, chunk by chunk from wherever a transfer stopped. No
-    request at all when there is nothing to move (sync/README.md, "Media")."""
+    request at all when there is nothing to move (sync/README.md, "Media"). Downloads stop
+    where a chunk would leave less free space than ``store.reserve``; ``report.media_waiting``
+    counts the blobs left for a later sync."""
     state = read_state(db)
 
     def now() -> int:
@@ -406,8 +409,20 @@ def sync_media(db, tables, client: HubClient, store: media.Store, report: SyncRe
                 report.blobs_sent += 1
             media.confirm(db, [sha])
         for sha, size in sorted((reply.get("sizes") or {}).items()):
-            if sha in wanted and _download(client, store, sha, size, now, report, on_step):
-                report.blobs_received += 1
+            if sha not in wanted:
+                continue
+            if report.media_waiting:  # the disk reached its reserve: the rest waits too
+                report.media_waiting += 1
+                continue
+            try:
+                if _download(client, store, sha, size, now, report, on_step):
+                    report.blobs_received += 1
+            except _NoRoom:
+                report.media_waiting += 1
+
+
+class _NoRoom(Exception):
+    """The next chunk would eat into the disk's reserve: downloads stop, rows stay synced."""
 
 
 def _upload(client, store, sha, received, now, report, on_step) -> bool:
@@ -441,6 +456,8 @@ def _download(client, store, sha, size, now, report, on_step) -> bool:
     offset = store.received(sha)
     restarts = 0
     while offset < size:
+        if not store.has_room(min(media.CHUNK, size - offset)):
+            raise _NoRoom()  # what arrived stays in partial/, and resumes once there is room
         try:
             data, total = client.get_blob(sha, offset, now())
         except Refused:

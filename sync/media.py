@@ -20,6 +20,7 @@ import io
 import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,10 +92,27 @@ class Blob:
 
 
 class Store:
-    """The blobs of one installation, under ``root`` (the data directory's ``media``)."""
+    """The blobs of one installation, under ``root`` (the data directory's ``media``).
 
-    def __init__(self, root: str | os.PathLike):
+    ``reserve``: bytes of free space a sync leaves on the disk; below it, blobs wait (issue 14:
+    photo chunks once filled a centre's disk and stopped everything else).
+    """
+
+    def __init__(self, root: str | os.PathLike, reserve: int = 0):
         self.root = Path(root)
+        self.reserve = reserve
+
+    def free(self) -> int:
+        """Bytes free on the store's disk (the nearest folder that exists, before the first
+        blob)."""
+        folder = self.root
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        return shutil.disk_usage(folder).free
+
+    def has_room(self, length: int) -> bool:
+        """Whether ``length`` more bytes leave the reserve free."""
+        return self.free() - length >= self.reserve
 
     def path(self, sha: str) -> Path:
         if not SHA.fullmatch(sha):

@@ -57,7 +57,7 @@ def test_a_new_node_syncs_both_ways_and_a_no_op_is_one_small_request(tmp_path, h
     assert report["status"] == "synced" and report["sent"] == 1 and report["received"] >= 1
     assert set(report) == {"status", "sent", "received", "bytes_sent", "bytes_received",
                            "requests", "seconds", "quarantined", "blobs_sent", "blobs_received",
-                           "blob_bytes_sent", "blob_bytes_received"}
+                           "blob_bytes_sent", "blob_bytes_received", "media_waiting"}
     # The hub now knows Rosa; her PIN hash stayed home.
     assert db_rows(hub.data_dir, "SELECT centre_id, pin_hash FROM accounts WHERE name = "
                               "'Rosa Quishpe'") == [(made["node_id"], None)]

@@ -5,10 +5,12 @@ centre's syncing). Imports click, the admin area's models, ``kiosk.data`` and th
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 
 import click
 from flask import current_app
+from jinja2.filters import do_filesizeformat
 
 from sync import signing
 from sync.engine import purge as purge_engine
@@ -16,7 +18,7 @@ from sync.engine.clock import wall_ms
 from sync.errors import Refused, Unreachable
 
 from .. import syncing
-from ..data import get_db, utcnow
+from ..data import disk_full_message, get_db, is_disk_full, utcnow
 from ..errors import KioskError
 from ..i18n import _, ngettext
 from . import models
@@ -113,6 +115,10 @@ def now(installation, as_json):
         report.status, code, message = "refused", 4, str(e)
     except (KioskError, ValueError) as e:
         code, message = 1, str(e)
+    except (sqlite3.Error, OSError) as e:  # recorded by run_sync; said plainly, JSON still
+        code, message = 1, (disk_full_message(installation.data_dir)
+                            if is_disk_full(e, installation.data_dir)
+                            else _("The database could not be used: %(error)s", error=e))
     if code == 1:
         report.status = "error"
     _print_report(report, as_json, message)
@@ -129,18 +135,24 @@ def status(installation, as_json):
         _require("node")
         found = syncing.status(get_db(), app.config["DATA_DIR"])
     words = syncing.error_words(found["error_code"])
+    disk = syncing.disk_words(found, do_filesizeformat)
     if as_json:
         click.echo(json.dumps({
             "last_success": _iso(found["last_success"]),
             "pending_changes": found["pending_changes"],
             "last_error": words,
             "next_attempt": _iso(found["next_attempt"]),
+            "media_waiting": found["media_waiting"],
+            "disk_free": found["disk_free"],
+            "disk_note": disk,
         }, ensure_ascii=False))
         return
     click.echo(_("Last successful sync: %(when)s", when=_iso(found["last_success"]) or _("never")))
     click.echo(_("Changes waiting to go to the hub: %(count)d", count=found["pending_changes"]))
     if words:
         click.echo(_("Last problem: %(words)s", words=words))
+    if disk:
+        click.echo(disk)
     if found["running"]:
         click.echo(_("A sync is running now."))
     elif found["next_attempt"]:
