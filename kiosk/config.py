@@ -101,7 +101,7 @@ OPTIONS = [
            "before it counts the link as down."),
     Option("DISK_RESERVE_MB", None, "Free space, in MB, that a sync leaves on the data "
            "directory's disk: below it, photos and recordings wait for a later sync (the rows "
-           "still sync). Unset: the larger of 200 MB and 5 % of the disk."),
+           "still sync). Unset: 5 % of the disk, at least 200 MB and at most 1 GB."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}

@@ -183,14 +183,15 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
 
 def disk_reserve(config) -> int:
     """Bytes of free space a sync leaves on the data directory's disk (``DISK_RESERVE_MB``;
-    unset: the larger of 200 MB and 5 % of the disk)."""
+    unset: 5 % of the disk, at least 200 MB and at most 1 GB: enough for SQLite and the day's
+    work, and never tens of gigabytes held back on a large disk)."""
     if config["DISK_RESERVE_MB"] is not None:
         return int(config["DISK_RESERVE_MB"] * MB)
     try:
         total = shutil.disk_usage(config["DATA_DIR"]).total
     except OSError:
         total = 0
-    return max(200 * MB, total // 20)
+    return max(200 * MB, min(total // 20, 1024 * MB))
 
 
 def record(db, report: dict | None, *, error: BaseException | None = None,

@@ -127,7 +127,7 @@ def sync_page(path, clock) -> str:
     app = make_app(path, clock, SYNC_DAEMON=False)
     db = open_db(path / "infocentre.db")
     try:
-        facilitator = make_account(db, app.config["CENTRE_ID"], role="facilitator")
+        facilitator = make_account(db, app.config["CENTRE_ID"], role="facilitator", lang="en")
     finally:
         db.close()
     client = app.test_client()

@@ -188,4 +188,4 @@ def test_wrong_pins_from_many_terminals_at_once_lock_after_five(centre):
     assert set(answers) <= {400, 403}
     assert answers.count(400) <= 4  # "not right, N more tries": the fifth locks (403)
     right = Terminal(url).sign_in(target, PIN)
-    assert right.status_code == 403 and "opens again at" in right.text
+    assert right.status_code == 403 and "se abre de nuevo a las" in right.text  # in Spanish
