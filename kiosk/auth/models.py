@@ -129,15 +129,37 @@ def matches(name: str, query: str) -> bool:
     return key.startswith(q) or any(w.startswith(q) for w in key.split())
 
 
-def sign_in_names(db: Database, centre_id: str, query: str = "") -> list[dict]:
-    """People who sign in here with a PIN, for the name list of the sign-in page."""
-    rows = fetch(db, "SELECT id, name, photo FROM accounts WHERE centre_id = ? "
-                 "AND pin_hash IS NOT NULL", [centre_id])
-    rows = [r for r in rows if not query or matches(r["name"], query)]
+def _letter(key: str) -> str:
+    return (key[:1] or "?").upper()
+
+
+def sign_in_letters(db: Database, centre_id: str) -> tuple[int, list[str]]:
+    """How many people sign in here with a PIN, and the first letters of their names."""
+    keys = db.execute("SELECT substr(folded(name), 1, 1) FROM accounts WHERE centre_id = ? "
+                      "AND pin_hash IS NOT NULL", [centre_id]).fetchall()
+    return len(keys), sorted({_letter(key) for (key,) in keys})
+
+
+def sign_in_names(db: Database, centre_id: str, query: str = "", letter: str = "",
+                  ids: list[str] | None = None) -> list[dict]:
+    """People who sign in here with a PIN, for the name list of the sign-in page, sorted by
+    name: those matching ``query``, under ``letter``, or (``ids``) those accounts."""
+    sql = ("SELECT id, name, photo, folded(name) AS key FROM accounts WHERE centre_id = ? "
+           "AND pin_hash IS NOT NULL")
+    params: list = [centre_id]
+    if ids is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(ids))
+    rows = fetch(db, sql + " ORDER BY key, name, rowid", params)
+    found = []
     for r in rows:
+        key = r.pop("key")
+        r["letter"] = _letter(key)
+        if (letter and r["letter"] != letter) or (query and not matches(r["name"], query)):
+            continue
         r["initials"], r["colour"] = initials(r["name"]), colour(r["id"])
-        r["letter"] = (sort_key(r["name"])[:1] or "?").upper()
-    return sorted(rows, key=lambda r: sort_key(r["name"]))
+        found.append(r)
+    return found
 
 
 def set_pin(db: Database, account_id: str, pin: str, now: dt.datetime) -> None:

@@ -101,7 +101,8 @@ def _begin_session(account: dict):
         ids = [account["id"], *(i for i in request.cookies.get(RECENT_COOKIE, "").split(".")
                                 if i and i != account["id"])][:RECENT_KEPT]
         response.set_cookie(RECENT_COOKIE, ".".join(ids), max_age=RECENT_DAYS * 86400,
-                            httponly=True, samesite="Lax")
+                            httponly=True, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
 
 
@@ -111,21 +112,20 @@ def signin():
         return password()
     query = request.args.get("q", "")[:60]
     letter = request.args.get("letter", "")[:1].upper()
-    everyone = models.sign_in_names(get_db(), current_app.config["CENTRE_ID"])
-    letters = sorted({p["letter"] for p in everyone})
+    db, centre = get_db(), current_app.config["CENTRE_ID"]
+    count, letters = models.sign_in_letters(db, centre)
     # Up to ALL_NAMES_AT_ONCE names all show at once; a village's thousand, letters first.
-    by_letter = len(everyone) > ALL_NAMES_AT_ONCE
+    by_letter = count > ALL_NAMES_AT_ONCE
     recent = []
     if query or letter:
-        names = [p for p in everyone if (not query or models.matches(p["name"], query))
-                 and (not letter or p["letter"] == letter)]
+        names = models.sign_in_names(db, centre, query=query, letter=letter)
     elif by_letter:
         names = []
         ids = request.cookies.get(RECENT_COOKIE, "").split(".")[:RECENT_KEPT]
-        known = {p["id"]: p for p in everyone}
+        known = {p["id"]: p for p in models.sign_in_names(db, centre, ids=ids)}
         recent = [known[i] for i in ids if i in known]
     else:
-        names = everyone
+        names = models.sign_in_names(db, centre)
     return render_template("auth/signin.html", names=names, letters=letters, query=query,
                            letter=letter, by_letter=by_letter, recent=recent,
                            next=safe_next(request.args.get("next")))
