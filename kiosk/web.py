@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -78,8 +78,12 @@ def _asset_versions(static: Path) -> dict[str, str]:
 
 
 def csrf_field() -> Markup:
-    """The hidden CSRF field every form carries."""
-    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+    """The hidden CSRF field every form carries (made once a request: a class page has
+    eighty forms)."""
+    if "csrf_field" not in g:
+        g.csrf_field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            generate_csrf())
+    return g.csrf_field
 
 
 def _refuse_undecodable_forms():
