@@ -216,3 +216,21 @@ def test_pin_hashes_are_slow_and_salted(app, db):
     assert hashes[0] != hashes[1] and PIN not in hashes[0]
     assert accounts.check_secret(db, one["id"], PIN, accounts.dt.datetime.now(
         accounts.dt.timezone.utc), max_failures=5, lock_minutes=5).ok
+
+
+def test_each_name_is_under_the_letter_its_folded_name_starts_with(app, db):
+    centre = app.config["CENTRE_ID"]
+    odd = ["Ángel Yupanqui", "A\u0301lvaro Ati", "\u0301Xavier Marca", "ßara Pilco", "Ñusta Lema",
+           "ñaña Caiza", "سلمى حداد", "Ωmega Tigse", "1 Uno", "ǅemal Hodžić", "ﬁdel Ati",
+           "émile Cuji"]
+    make_village(db, centre, odd)
+
+    count, firsts = accounts.sign_in_letters(db, centre)
+
+    expected: dict[str, list[str]] = {}
+    for name in sorted(odd, key=accounts.sort_key):
+        expected.setdefault((accounts.sort_key(name)[:1] or "?").upper(), []).append(name)
+    assert count == len(odd) and sorted(firsts) == sorted(expected)
+    for letter, names in expected.items():
+        found = accounts.sign_in_names(db, centre, letter=letter, firsts=firsts[letter])
+        assert [p["name"] for p in found] == names, letter

@@ -113,17 +113,20 @@ def signin():
     query = request.args.get("q", "")[:60]
     letter = request.args.get("letter", "")[:1].upper()
     db, centre = get_db(), current_app.config["CENTRE_ID"]
-    count, letters = models.sign_in_letters(db, centre)
+    count, firsts = models.sign_in_letters(db, centre)
+    letters = sorted(firsts)
     # Up to ALL_NAMES_AT_ONCE names all show at once; a village's thousand, letters first.
     by_letter = count > ALL_NAMES_AT_ONCE
     recent = []
     if query or letter:
-        names = models.sign_in_names(db, centre, query=query, letter=letter)
+        names = models.sign_in_names(db, centre, query=query, letter=letter,
+                                     firsts=None if query else firsts.get(letter, []))
     elif by_letter:
         names = []
-        ids = request.cookies.get(RECENT_COOKIE, "").split(".")[:RECENT_KEPT]
-        known = {p["id"]: p for p in models.sign_in_names(db, centre, ids=ids)}
-        recent = [known[i] for i in ids if i in known]
+        ids = [i for i in request.cookies.get(RECENT_COOKIE, "").split(".") if i][:RECENT_KEPT]
+        if ids:
+            known = {p["id"]: p for p in models.sign_in_names(db, centre, ids=ids)}
+            recent = [known[i] for i in ids if i in known]
     else:
         names = models.sign_in_names(db, centre)
     return render_template("auth/signin.html", names=names, letters=letters, query=query,
