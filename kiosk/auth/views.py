@@ -102,7 +102,7 @@ def _begin_session(account: dict):
                                 if i and i != account["id"])][:RECENT_KEPT]
         response.set_cookie(RECENT_COOKIE, ".".join(ids), max_age=RECENT_DAYS * 86400,
                             httponly=True, samesite="Lax",
-                            secure=current_app.config["SESSION_COOKIE_SECURE"])
+                            secure=current_app.config["SECURE_COOKIES"])
     return response
 
 
