@@ -8,6 +8,7 @@ a request they follow the visitor's language; elsewhere (the CLI) the language s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -222,6 +223,8 @@ def format_time(moment: dt.datetime | str) -> str:
 
 
 def format_number(value: int | float | Decimal) -> str:
+    if type(value) is int:  # counts and scores: a class page shows two hundred of them
+        return _format_int(language().number_locale, value)
     return numbers.format_decimal(value, locale=_number_locale())
 
 
@@ -229,6 +232,11 @@ def list_separator() -> str:
     """Between CSV columns, what spreadsheets of this language expect: ";" where numbers are
     written with a decimal comma (Spanish, French), since "," is then part of a number."""
     return ";" if numbers.get_decimal_symbol(_number_locale()) == "," else ","
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_int(locale: str, value: int) -> str:
+    return numbers.format_decimal(value, locale=Locale.parse(locale))
 
 
 def format_price(minor_units: int, currency: str | None = None) -> str:

@@ -5,12 +5,13 @@ Imports Flask, Flask-WTF and ``kiosk.i18n``/``kiosk.errors``/``kiosk.data``; no 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import sqlite3
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -32,6 +33,7 @@ def init_app(app) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.before_request(_refuse_undecodable_forms)
     csrf.init_app(app)
+    app.after_request(_compress)  # runs last: after_request functions run in reverse order
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -80,8 +82,12 @@ def _asset_versions(static: Path) -> dict[str, str]:
 
 
 def csrf_field() -> Markup:
-    """The hidden CSRF field every form carries."""
-    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+    """The hidden CSRF field every form carries (made once a request: a class page has
+    eighty forms)."""
+    if "csrf_field" not in g:
+        g.csrf_field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            generate_csrf())
+    return g.csrf_field
 
 
 def _refuse_undecodable_forms():
@@ -116,7 +122,54 @@ def _headers(response):
     else:
         # Pages are never stored: after sign-out, Back must not show the last person's pages.
         headers["Cache-Control"] = "no-store"
-        headers.setdefault("Vary", "Cookie")
+        response.vary.add("Cookie")
+    return response
+
+
+# Text worth compressing (issue 14: a village's sign-in list was 230 KB, 32 KB gzipped);
+# photos, recordings and fonts are compressed already.
+COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/javascript",
+                "application/json", "image/svg+xml", "text/plain", "text/csv"}
+COMPRESS_MIN_BYTES = 1024  # below this, the gzip header and the CPU cost more than they save
+GZIP_LEVEL = 6  # zlib's default: nearly level 9's size at a third of its time
+_static_gzipped: dict[tuple[str, str], bytes] = {}
+
+
+def _compress(response):
+    """Gzip a text response when the browser accepts it; the JSON API compresses (and signs)
+    its own bodies, and a stream is sent as it is made."""
+    if (request.path.startswith("/api/") or response.status_code != 200
+            or request.method == "HEAD" or response.mimetype not in COMPRESSIBLE
+            or "Content-Encoding" in response.headers or "Content-Range" in response.headers
+            or (response.is_streamed and not response.direct_passthrough)):
+        return response
+    length = response.content_length
+    if length is not None and length < COMPRESS_MIN_BYTES:
+        return response
+    response.vary.add("Accept-Encoding")  # caches must not give gzip to a browser without it
+    if not request.accept_encodings["gzip"]:
+        return response
+    etag, weak = response.get_etag()
+    key = (request.path, etag or "") if request.endpoint == "static" else None
+    body = _static_gzipped.get(key) if key else None
+    if body is None:
+        source = response.response
+        response.direct_passthrough = False  # a static file: read it to compress it
+        plain = response.get_data()
+        if hasattr(source, "close"):
+            source.close()
+        if len(plain) < COMPRESS_MIN_BYTES:
+            return response
+        body = gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0)
+        if key:
+            _static_gzipped[key] = body  # a handful of files, each changed only by a release
+    elif hasattr(response.response, "close"):
+        response.response.close()  # the file send_file opened, not read
+    response.direct_passthrough = False
+    response.set_data(body)
+    response.headers["Content-Encoding"] = "gzip"
+    if etag:
+        response.set_etag(etag, weak=True)  # the same content, in another encoding
     return response
 
 

@@ -1,5 +1,6 @@
 """Signing in on a shared terminal: the name list, the PIN, lockout, and the hub's password."""
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,8 @@ import pytest
 from kiosk.auth import models as accounts
 from kiosk.data import open_db
 
-from .factories import PASSWORD, PIN, count, make_account
+from .conftest import SignIn
+from .factories import PASSWORD, PIN, count, make_account, make_village
 
 
 @pytest.fixture
@@ -52,6 +54,76 @@ def test_letter_buttons_narrow_the_list(app, db, client):
         make_account(db, app.config["CENTRE_ID"], name=name)
     html = client.get("/auth/signin?letter=M").get_data(as_text=True)
     assert "Manuel Guamán" in html and "María Chimbo" in html and "Rosa Quishpe" not in html
+
+
+FIRST = ["Ana", "Ángel", "Bertha", "Carmen", "Dolores", "Efraín", "Fanny", "Gloria", "Héctor",
+         "Inés", "José", "Killa", "Luis", "Manuel", "María", "Nina", "Ñusta", "Olga", "Pedro",
+         "Rosa"]
+FAMILY = ["Quishpe", "Guamán", "Chimbo"]
+SIXTY = [f"{first} {family}" for family in FAMILY for first in FIRST]
+
+
+def name_cards(html: str) -> list[str]:
+    """The names on the page that one touches to sign in."""
+    return re.findall(r'class="name-card" href="[^"]+">.*?<span>([^<]+)</span>', html)
+
+
+def test_with_sixty_names_every_name_shows_at_once(app, db, client):
+    make_village(db, app.config["CENTRE_ID"], SIXTY)
+
+    html = client.get("/auth/signin").get_data(as_text=True)
+
+    assert sorted(name_cards(html)) == sorted(SIXTY)
+    assert "Touch your name." in html and "data-filter-names" in html  # filtered as one types
+
+
+def test_above_sixty_names_letters_come_first_then_the_names_under_one(app, db, client):
+    make_village(db, app.config["CENTRE_ID"], [*SIXTY, "Zoila Tigse"])
+
+    html = client.get("/auth/signin").get_data(as_text=True)
+    assert name_cards(html) == []
+    assert "Touch the first letter of your name." in html
+    letters = re.findall(r'class="letter" href="/auth/signin\?letter=([^"]+)"><bdi>', html)
+    assert letters == list("ABCDEFGHIJKLMNOPRZ")  # Ángel is an A, Ñusta an N
+    assert "data-filter-names" not in html  # nothing to filter on the page: the form asks
+
+    under_n = name_cards(client.get("/auth/signin?letter=N").get_data(as_text=True))
+    assert under_n == ["Nina Chimbo", "Nina Guamán", "Nina Quishpe", "Ñusta Chimbo",
+                       "Ñusta Guamán", "Ñusta Quishpe"]
+    under_a = name_cards(client.get("/auth/signin?letter=A").get_data(as_text=True))
+    assert under_a == ["Ana Chimbo", "Ana Guamán", "Ana Quishpe", "Ángel Chimbo",
+                       "Ángel Guamán", "Ángel Quishpe"]
+
+
+@pytest.mark.parametrize("query, shown", [
+    ("tigse", ["Zoila Tigse"]),
+    ("ANGEL", ["Ángel Chimbo", "Ángel Guamán", "Ángel Quishpe"]),
+    ("rosa g", ["Rosa Guamán"]),
+    ("zzz", []),
+])
+def test_above_sixty_names_typing_a_name_still_finds_it(app, db, client, query, shown):
+    make_village(db, app.config["CENTRE_ID"], [*SIXTY, "Zoila Tigse"])
+    html = client.get("/auth/signin", query_string={"q": query}).get_data(as_text=True)
+    assert name_cards(html) == shown
+    assert ('id="no-names" hidden' in html) == bool(shown)
+
+
+def test_who_signed_in_here_lately_comes_first_at_this_terminal_only(app, db, client):
+    people = make_village(db, app.config["CENTRE_ID"], [*SIXTY, "Zoila Tigse"])
+    zoila, rosa = people[-1], people[SIXTY.index("Rosa Quishpe")]
+    for person in (rosa, zoila):
+        terminal = SignIn(client)
+        assert terminal.pin(person, PIN).status_code == 302
+        terminal.out()
+
+    html = client.get("/auth/signin").get_data(as_text=True)
+    assert name_cards(html) == ["Zoila Tigse", "Rosa Quishpe"]  # the latest first
+    assert "Not there? Touch the first letter of your name." in html
+    other_terminal = app.test_client().get("/auth/signin").get_data(as_text=True)
+    assert name_cards(other_terminal) == []
+    client.set_cookie("recent_names", "no-such-id." + zoila["id"])  # a deleted account, say
+    html = client.get("/auth/signin").get_data(as_text=True)
+    assert name_cards(html) == ["Zoila Tigse"]
 
 
 def test_right_pin_signs_in_and_returns_to_the_page_asked_for(rosa, client, sign_in):
@@ -194,3 +266,21 @@ def test_pin_hashes_are_slow_and_salted(app, db):
     assert hashes[0] != hashes[1] and PIN not in hashes[0]
     assert accounts.check_secret(db, one["id"], PIN, accounts.dt.datetime.now(
         accounts.dt.timezone.utc), max_failures=5, lock_minutes=5).ok
+
+
+def test_each_name_is_under_the_letter_its_folded_name_starts_with(app, db):
+    centre = app.config["CENTRE_ID"]
+    odd = ["Ángel Yupanqui", "A\u0301lvaro Ati", "\u0301Xavier Marca", "ßara Pilco", "Ñusta Lema",
+           "ñaña Caiza", "سلمى حداد", "Ωmega Tigse", "1 Uno", "ǅemal Hodžić", "ﬁdel Ati",
+           "émile Cuji"]
+    make_village(db, centre, odd)
+
+    count, firsts = accounts.sign_in_letters(db, centre)
+
+    expected: dict[str, list[str]] = {}
+    for name in sorted(odd, key=accounts.sort_key):
+        expected.setdefault((accounts.sort_key(name)[:1] or "?").upper(), []).append(name)
+    assert count == len(odd) and sorted(firsts) == sorted(expected)
+    for letter, names in expected.items():
+        found = accounts.sign_in_names(db, centre, letter=letter, firsts=firsts[letter])
+        assert [p["name"] for p in found] == names, letter

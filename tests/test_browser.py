@@ -367,3 +367,18 @@ def test_every_page_passes_axe_and_has_large_touch_targets(browser, live_node, l
             failures += [f"{code} {name}: small target {t}" for t in small_targets(page)]
         context.close()
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("code", ["es", "ar"])
+def test_the_class_grid_scrolls_in_its_box_not_the_whole_page(browser, live_node, code):
+    # Right to left, the grid's hidden "Done"/"Started" words sat outside its scrolling box
+    # and made the whole page scroll sideways on a 1024-pixel screen.
+    context = browser.new_context(viewport={"width": 1024, "height": 600})
+    page = context.new_page()
+    sign_in_as(page, live_node.url, "facilitator", code)
+    open_page(page, live_node.url, "class")
+    assert page.locator("table.grid").is_visible()
+    page_width, screen_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    context.close()
+    assert page_width <= screen_width

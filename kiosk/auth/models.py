@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from sync.engine import OWNER, SyncedTable
 
-from ..data import fetch, iso, new_id, writing
+from ..data import fetch, folded, iso, new_id, writing
 from ..errors import KioskError, NotFound
 
 ROLES = ("villager", "facilitator", "cooperative", "admin", "regional")
@@ -46,11 +46,9 @@ def hash_secret(secret: str) -> str:
 
 
 # Pure functions of a name or id, memoised: the sign-in page lists every name of the centre.
-@functools.lru_cache(maxsize=8192)
 def sort_key(name: str) -> str:
-    """Accents and case ignored, so Ángel sorts and filters with the A's."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Accents and case ignored, so Ángel sorts and filters with the A's (``folded()`` in SQL)."""
+    return folded(name)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -145,15 +143,57 @@ def matches(name: str, query: str) -> bool:
     return key.startswith(q) or any(w.startswith(q) for w in key.split())
 
 
-def sign_in_names(db: Database, centre_id: str, query: str = "") -> list[dict]:
-    """People who sign in here with a PIN, for the name list of the sign-in page."""
-    rows = fetch(db, "SELECT id, name, photo FROM accounts WHERE centre_id = ? "
-                 "AND pin_hash IS NOT NULL", [centre_id])
-    rows = [r for r in rows if not query or matches(r["name"], query)]
+def _letter(key: str) -> str:
+    return (key[:1] or "?").upper()
+
+
+def sign_in_letters(db: Database, centre_id: str) -> tuple[int, dict[str, list[str]]]:
+    """How many people sign in here with a PIN, and the first letters of their names, each
+    with the first characters (as written) of the names under it.
+
+    Grouped by SQLite on the first character, so a thousand names cost a few dozen calls of
+    ``folded()``: the letter of a name is the letter of its first character, unless that is
+    a combining mark (then the whole names decide).
+    """
+    rows = db.execute("SELECT substr(name, 1, 1), count(*) FROM accounts WHERE centre_id = ? "
+                      "AND pin_hash IS NOT NULL GROUP BY 1", [centre_id]).fetchall()
+    letters: dict[str, list[str]] = {}
+    for first, _count in rows:
+        if folded(first) and not unicodedata.combining(first):
+            letters.setdefault(_letter(folded(first)), []).append(first)
+            continue
+        for (name,) in db.execute("SELECT name FROM accounts WHERE centre_id = ? AND pin_hash "
+                                  "IS NOT NULL AND substr(name, 1, 1) = ?", [centre_id, first]):
+            under = letters.setdefault(_letter(folded(name)), [])
+            if first not in under:
+                under.append(first)
+    return sum(count for _first, count in rows), letters
+
+
+def sign_in_names(db: Database, centre_id: str, query: str = "", letter: str = "",
+                  ids: list[str] | None = None, firsts: list[str] | None = None) -> list[dict]:
+    """People who sign in here with a PIN, for the name list of the sign-in page, sorted by
+    name: those matching ``query``, under ``letter``, or (``ids``) those accounts.
+    ``firsts`` (from ``sign_in_letters``) narrows the read to names starting so."""
+    sql = ("SELECT id, name, photo, folded(name) AS key FROM accounts WHERE centre_id = ? "
+           "AND pin_hash IS NOT NULL")
+    params: list = [centre_id]
+    if ids is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(ids))
+    if firsts is not None:
+        sql += " AND substr(name, 1, 1) IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(firsts))
+    rows = fetch(db, sql + " ORDER BY key, name, rowid", params)
+    found = []
     for r in rows:
+        key = r.pop("key")
+        r["letter"] = _letter(key)
+        if (letter and r["letter"] != letter) or (query and not matches(r["name"], query)):
+            continue
         r["initials"], r["colour"] = initials(r["name"]), colour(r["id"])
-        r["letter"] = (sort_key(r["name"])[:1] or "?").upper()
-    return sorted(rows, key=lambda r: sort_key(r["name"]))
+        found.append(r)
+    return found
 
 
 def set_pin(db: Database, account_id: str, pin: str, now: dt.datetime) -> None:

@@ -41,6 +41,10 @@ from .access import (
 )
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+ALL_NAMES_AT_ONCE = 60  # more names than this, and the sign-in list shows letters first
+RECENT_COOKIE = "recent_names"  # ids of the last people who signed in at this terminal
+RECENT_KEPT = 4
+RECENT_DAYS = 60
 bp.before_app_request(load_user)
 
 ROLE_LABELS = {
@@ -92,7 +96,15 @@ def _begin_session(account: dict):
         models.set_language(db, account["id"], guest_language, utcnow())
     session.clear()
     session["sid"] = models.start_session(db, account["id"], utcnow())
-    return redirect(safe_next(request.values.get("next"), url_for("home.index")))
+    response = redirect(safe_next(request.values.get("next"), url_for("home.index")))
+    if account.get("has_pin"):
+        # This terminal's last few names come first on a long sign-in list (issue 14).
+        ids = [account["id"], *(i for i in request.cookies.get(RECENT_COOKIE, "").split(".")
+                                if i and i != account["id"])][:RECENT_KEPT]
+        response.set_cookie(RECENT_COOKIE, ".".join(ids), max_age=RECENT_DAYS * 86400,
+                            httponly=True, samesite="Lax",
+                            secure=current_app.config["SECURE_COOKIES"])
+    return response
 
 
 @bp.get("/signin")
@@ -101,12 +113,26 @@ def signin():
         return password()
     query = request.args.get("q", "")[:60]
     letter = request.args.get("letter", "")[:1].upper()
-    everyone = models.sign_in_names(get_db(), current_app.config["CENTRE_ID"])
-    names = [p for p in everyone if (not query or models.matches(p["name"], query))
-             and (not letter or p["letter"] == letter)]
-    letters = sorted({p["letter"] for p in everyone})
+    db, centre = get_db(), current_app.config["CENTRE_ID"]
+    count, firsts = models.sign_in_letters(db, centre)
+    letters = sorted(firsts)
+    # Up to ALL_NAMES_AT_ONCE names all show at once; a village's thousand, letters first.
+    by_letter = count > ALL_NAMES_AT_ONCE
+    recent = []
+    if query or letter:
+        names = models.sign_in_names(db, centre, query=query, letter=letter,
+                                     firsts=None if query else firsts.get(letter, []))
+    elif by_letter:
+        names = []
+        ids = [i for i in request.cookies.get(RECENT_COOKIE, "").split(".") if i][:RECENT_KEPT]
+        if ids:
+            known = {p["id"]: p for p in models.sign_in_names(db, centre, ids=ids)}
+            recent = [known[i] for i in ids if i in known]
+    else:
+        names = models.sign_in_names(db, centre)
     return render_template("auth/signin.html", names=names, letters=letters, query=query,
-                           letter=letter, next=safe_next(request.args.get("next")))
+                           letter=letter, by_letter=by_letter, recent=recent,
+                           next=safe_next(request.args.get("next")))
 
 
 @bp.route("/signin/<account_id>", methods=["GET", "POST"])

@@ -92,13 +92,17 @@ def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
     db = get_db()
     grid = models.class_grid(db, class_id, _centre(), current_language(), utcnow())
     query = request.args.get("q", "").strip()[:60]
-    people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query)
+    people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query,
+                               limit=SHOWN_CANDIDATES)
+    more = 0
+    if len(people) == SHOWN_CANDIDATES:
+        more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
+                                       query=query) - SHOWN_CANDIDATES
     sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
     return render_template(
         "courses/class_page.html", grid=grid, klass=grid["class"], sessions=sessions,
         stuck=[row for row in grid["rows"] if row["stuck"]], query=query,
-        candidates=people[:SHOWN_CANDIDATES], more=max(0, len(people) - SHOWN_CANDIDATES),
-        errors=errors or {}), status
+        candidates=people, more=more, errors=errors or {}), status
 
 
 @bp.get("/classes/<class_id>")

@@ -311,12 +311,19 @@ def _progress(db, learner_id: str, course_id: str) -> dict[str, dict]:
 
 def course_state(db: Database, learner_id: str, course_id: str, lang: str) -> dict:
     """Where a learner stands: each lesson's state, the lesson to resume, the certificate."""
-    lessons = lessons_of(db, course_id, lang)
-    made = _progress(db, learner_id, course_id)
     failed = dict(db.execute(
         "SELECT lesson_id, count(*) FROM quiz_attempts WHERE learner_id = ? AND course_id = ? "
         "AND finished_at IS NOT NULL AND passed = 0 GROUP BY lesson_id",
         [learner_id, course_id]).fetchall())
+    return _standing(lessons_of(db, course_id, lang), _progress(db, learner_id, course_id),
+                     failed, find_certificate(db, learner_id, course_id))
+
+
+def _standing(lessons: list[dict], made: dict[str, dict], failed: dict[str, int],
+              certificate: dict | None) -> dict:
+    """``course_state`` from what was read: the course's lessons (copied, not changed), the
+    learner's progress rows and failed tries by lesson, and the certificate."""
+    lessons = [dict(lesson) for lesson in lessons]
     for lesson in lessons:
         row = made.get(lesson["id"])
         lesson["progress"] = row
@@ -333,7 +340,6 @@ def course_state(db: Database, learner_id: str, course_id: str, lang: str) -> di
             resume = last
     if resume is None:
         resume = next((lesson for lesson in lessons if lesson["status"] != "done"), None)
-    certificate = find_certificate(db, learner_id, course_id)
     return {"lessons": lessons, "done": sum(lesson["status"] == "done" for lesson in lessons),
             "total": len(lessons), "started": bool(made), "resume": resume,
             "certificate": certificate,
@@ -595,18 +601,44 @@ def unenrol(db: Database, *, class_id: str, learner_id: str) -> None:
 def learners_of(db: Database, class_id: str) -> list[dict]:
     rows = fetch(db, "SELECT a.id, a.name, a.photo, a.role, e.enrolled_at FROM enrolments e "
                      "JOIN accounts a ON a.id = e.learner_id WHERE e.class_id = ? AND e.active "
-                     "= 1", [class_id])
+                     "= 1 ORDER BY folded(a.name), a.name, a.rowid", [class_id])
     for row in rows:
         row["initials"], row["colour"] = accounts.initials(row["name"]), accounts.colour(
             row["id"])
-    return sorted(rows, key=lambda r: accounts.sort_key(r["name"]))
+    return rows
 
 
-def candidates(db: Database, *, class_id: str, centre_id: str, query: str = "") -> list[dict]:
-    """People of the centre who could join the class, matching the name typed."""
-    enrolled = {r["id"] for r in learners_of(db, class_id)}
-    return [a for a in accounts.list_accounts(db, centre_id=centre_id, roles=LEARNER_ROLES,
-                                              query=query) if a["id"] not in enrolled]
+def _candidates_sql(columns: str, query: str) -> tuple[str, list]:
+    """People of the centre who could join the class, as SQL: the sort key is the name
+    ``folded()`` once per row, and a name matches if it, or one of its words, starts with the
+    folded query (``accounts.matches``)."""
+    # NOT IN: the class's learners are listed once, not searched again for every account.
+    sql = (f"SELECT {columns} FROM accounts a WHERE a.centre_id = :centre AND a.role IN "
+           f"({', '.join(repr(r) for r in LEARNER_ROLES)}) AND a.id NOT IN (SELECT "
+           "e.learner_id FROM enrolments e WHERE e.class_id = :class AND e.active = 1)")
+    typed = accounts.sort_key(query.strip())
+    if typed:
+        sql += (" AND (substr(folded(a.name), 1, length(:typed)) = :typed OR (:one_word AND "
+                "instr(' ' || folded(a.name), ' ' || :typed) > 0))")
+    return sql, {"typed": typed, "one_word": not any(c.isspace() for c in typed)}
+
+
+def candidates(db: Database, *, class_id: str, centre_id: str, query: str = "",
+               limit: int = -1) -> list[dict]:
+    """People of the centre who could join the class, matching the name typed, sorted by name
+    (accents and case ignored); the first ``limit`` of them (all with -1)."""
+    sql, params = _candidates_sql("a.id, a.centre_id, a.name, a.role, a.lang, a.photo, "
+                                  "a.created_at, a.updated_at", query)
+    rows = fetch(db, f"{sql} ORDER BY folded(a.name), a.name, a.rowid LIMIT :limit",
+                 {**params, "centre": centre_id, "class": class_id, "limit": limit})
+    for r in rows:
+        r["initials"], r["colour"] = accounts.initials(r["name"]), accounts.colour(r["id"])
+    return rows
+
+
+def count_candidates(db: Database, *, class_id: str, centre_id: str, query: str = "") -> int:
+    sql, params = _candidates_sql("count(*)", query)
+    return db.execute(sql, {**params, "centre": centre_id, "class": class_id}).fetchone()[0]
 
 
 def session_id(class_id: str, day: str) -> str:
@@ -672,18 +704,40 @@ def record_attendance(db: Database, *, class_id: str, session_id: str, present: 
 
 def class_grid(db: Database, class_id: str, centre_id: str, lang: str,
                now: dt.datetime) -> dict:
-    """Learner × lesson: each cell's state and quiz score, who is stuck and why."""
+    """Learner × lesson: each cell's state and quiz score, who is stuck and why.
+
+    A fixed handful of queries for the whole class, however many learners it has (issue 14: five
+    per learner made a class of 40 take half a second under a busy centre's load)."""
     klass = get_class(db, class_id, centre_id, lang)
+    course_id = klass["course_id"]
     lang = klass["course"]["lang"]  # the course's words in the language it is shown in
-    lessons = lessons_of(db, klass["course_id"], lang)
+    lessons = lessons_of(db, course_id, lang)
     sessions = sessions_of(db, class_id)
-    attended: dict[str, int] = {}
-    for sess in sessions:
-        for learner_id, present in attendance_of(db, sess["id"]).items():
-            attended[learner_id] = attended.get(learner_id, 0) + int(present)
+    attended = dict(db.execute(
+        "SELECT a.learner_id, sum(a.present) FROM attendance a JOIN class_sessions s ON s.id = "
+        "a.session_id WHERE s.class_id = ? GROUP BY a.learner_id", [class_id]).fetchall())
+    learners = learners_of(db, class_id)
+    made: dict[str, dict[str, dict]] = {learner["id"]: {} for learner in learners}
+    for r in fetch(db, "SELECT p.learner_id, p.lesson_id, p.page, p.done, p.score, "
+                       "p.started_at, p.done_at, p.updated_at FROM enrolments e JOIN progress p "
+                       "ON p.learner_id = e.learner_id WHERE e.class_id = ? AND e.active = 1 AND "
+                       "p.course_id = ?", [class_id, course_id]):
+        made[r.pop("learner_id")][r["lesson_id"]] = r
+    failed: dict[str, dict[str, int]] = {learner["id"]: {} for learner in learners}
+    for learner_id, lesson_id, tries in db.execute(
+            "SELECT q.learner_id, q.lesson_id, count(*) FROM enrolments e JOIN quiz_attempts q "
+            "ON q.learner_id = e.learner_id WHERE e.class_id = ? AND e.active = 1 AND "
+            "q.course_id = ? AND q.finished_at IS NOT NULL AND q.passed = 0 "
+            "GROUP BY q.learner_id, q.lesson_id", [class_id, course_id]).fetchall():
+        failed[learner_id][lesson_id] = tries
+    certificates = {r["learner_id"]: r for r in fetch(
+        db, "SELECT id, centre_id, learner_id, course_id, version, code, issued_at FROM "
+            "certificates WHERE id IN (SELECT value FROM json_each(?))",
+        [json.dumps([certificate_id(learner["id"], course_id) for learner in learners])])}
     rows = []
-    for learner in learners_of(db, class_id):
-        state = course_state(db, learner["id"], klass["course_id"], lang)
+    for learner in learners:
+        state = _standing(lessons, made[learner["id"]], failed[learner["id"]],
+                          certificates.get(learner["id"]))
         reasons = []
         for lesson in state["lessons"]:
             if lesson["kind"] == "quiz" and lesson["status"] != "done" and \
