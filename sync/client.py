@@ -182,7 +182,7 @@ class HubClient:
     def _blob_chunk(response, content: bytes) -> tuple[bytes, int]:
         size = response.headers.get("X-Blob-Size", "")
         if response.headers.get("Content-Type") != "application/octet-stream" \
-                or not size.isdigit():
+                or not (size.isascii() and size.isdigit()):
             raise Unreachable("Something else answered instead of the hub.", reason="not_hub")
         if str(len(content)) != response.headers.get("Content-Length"):
             raise Unreachable("The hub's answer was cut or damaged.", reason="damaged")

@@ -69,7 +69,8 @@ def parse_authorization(value: str | None) -> tuple[str, int, str, str] | None:
     if scheme != SCHEME or len(parts) != 4:
         return None
     node_id, time_text, nonce, sig = parts
-    if not (node_id and len(node_id) <= 64 and time_text.isdigit() and len(time_text) < 16
+    if not (node_id and len(node_id) <= 64 and time_text.isascii() and time_text.isdigit()
+            and len(time_text) < 16
             and 16 <= len(nonce) <= 64 and sig):
         return None
     return node_id, int(time_text), nonce, sig
