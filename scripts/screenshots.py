@@ -44,6 +44,15 @@ def serve(data_dir: Path, role: str, env: dict, join: tuple[str, str] | None = N
     return serve_infocentre(data_dir, env)
 
 
+def enormous_png() -> bytes:
+    """A small file of 7,000 × 7,000 pixels, as a scanned map might be."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("P", (7000, 7000)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def portrait() -> bytes:
     """A drawn head and shoulders, as a JPEG: a stand-in for a person's photo."""
     from PIL import Image, ImageDraw
@@ -101,7 +110,13 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     db.commit()
     page.goto(f"{node}/sync")
     snap("sync-busy")
-    db.execute("UPDATE sync_status SET last_error_code = NULL")  # the next language starts over
+    db.execute("UPDATE sync_status SET last_error_code = 'disk_full', last_error_detail = NULL, "
+               "last_report = ?", [json.dumps({"media_waiting": 12})])
+    db.commit()
+    page.goto(f"{node}/sync")
+    snap("sync-disk-full")
+    # the next language starts over
+    db.execute("UPDATE sync_status SET last_error_code = NULL, last_report = NULL")
     db.commit()
     db.close()
 
@@ -182,6 +197,15 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     page.locator("#pin").press("Enter")
     page.wait_for_load_state()
     snap("pin-wrong")
+    for _ in range(4):
+        page.fill("#pin", "9999")
+        page.locator("#pin").press("Enter")
+        page.wait_for_load_state()
+    snap("pin-locked")
+    unlock = sqlite3.connect(node_dir / "infocentre.db")
+    unlock.execute("DELETE FROM pin_failures")
+    unlock.commit()
+    unlock.close()
 
     sign_in(page, node, "villager")
     choose(node)
@@ -215,6 +239,12 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     with page.expect_navigation():
         page.locator("button[name=action][value=save]").click()
     snap("person-photo-error")
+    page.goto(person)
+    page.set_input_files("#photo", files=[{"name": "mapa.png", "mimeType": "image/png",
+                                           "buffer": enormous_png()}])
+    with page.expect_navigation():
+        page.locator("button[name=action][value=save]").click()
+    snap("person-photo-too-large")
     page.goto(person)
     page.set_input_files("#photo", files=[{"name": "rosa.jpg", "mimeType": "image/jpeg",
                                            "buffer": portrait()}])

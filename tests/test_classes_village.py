@@ -8,7 +8,7 @@ import pytest
 from kiosk.auth import models as accounts
 from kiosk.courses import models
 
-from .factories import WHEN, finish_lessons, make_account, make_course, take_quiz
+from .factories import PIN, WHEN, finish_lessons, make_account, make_course, take_quiz
 
 
 @pytest.fixture
@@ -164,3 +164,24 @@ def test_candidates_are_cut_after_the_first_ones_by_name(db, centre, klass, vill
     assert first[0]["initials"] == "1A" and "colour" in first[0]
     assert "Ana Enrolled" not in [p["name"] for p in everyone]
     assert "Ana Left" in [p["name"] for p in everyone]  # left the class: may join again
+
+
+def test_a_village_class_page_lists_candidates_only_for_a_name_typed(app, db, centre, klass):
+    """Up to forty people who could join are listed at once; above that, forty chosen by the
+    alphabet help nobody: the page says how many can join and asks for a name."""
+    from .conftest import SignIn
+
+    teacher = make_account(db, centre, role="facilitator", name="Fabiola Profesora")
+    client = app.test_client()
+    assert SignIn(client).pin(teacher, PIN).status_code == 302
+    few = [make_account(db, centre, name=f"Persona {n:02d}", pin=None) for n in range(30)]
+    page = client.get(f"/courses/classes/{klass}").get_data(as_text=True)
+    assert all(person["name"] in page for person in few)
+
+    for n in range(30):
+        make_account(db, centre, name=f"Vecina {n:02d}", pin=None)
+    page = client.get(f"/courses/classes/{klass}").get_data(as_text=True)
+    assert "Persona 00" not in page and "Vecina 00" not in page
+    assert "people of this centre can join: type a name to find them." in page
+    found = client.get(f"/courses/classes/{klass}?q=vecina").get_data(as_text=True)
+    assert "Vecina 00" in found and "Vecina 29" in found and "Persona 00" not in found

@@ -92,17 +92,22 @@ def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
     db = get_db()
     grid = models.class_grid(db, class_id, _centre(), current_language(), utcnow())
     query = request.args.get("q", "").strip()[:60]
-    people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query,
-                               limit=SHOWN_CANDIDATES)
-    more = 0
-    if len(people) == SHOWN_CANDIDATES:
-        more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
-                                       query=query) - SHOWN_CANDIDATES
+    # Without a name typed, a village's thousand people are not listed: forty of them, chosen
+    # by the alphabet, help nobody, and cost the page more than its grid.
+    waiting = None if query else models.count_candidates(db, class_id=class_id,
+                                                         centre_id=_centre())
+    people, more = [], 0
+    if query or waiting <= SHOWN_CANDIDATES:
+        people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query,
+                                   limit=SHOWN_CANDIDATES)
+        if query and len(people) == SHOWN_CANDIDATES:
+            more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
+                                           query=query) - SHOWN_CANDIDATES
     sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
     return render_template(
         "courses/class_page.html", grid=grid, klass=grid["class"], sessions=sessions,
         stuck=[row for row in grid["rows"] if row["stuck"]], query=query,
-        candidates=people, more=more, errors=errors or {}), status
+        candidates=people, more=more, waiting=waiting, errors=errors or {}), status
 
 
 @bp.get("/classes/<class_id>")
