@@ -168,3 +168,13 @@ def test_fifteen_thousand_unknown_settings_are_reported_quickly_and_readably(nod
                    "and 14980 more problems.")
     assert "k00020" not in result.stderr
     assert len(result.stderr.splitlines()) < 30
+
+
+def test_a_picture_of_too_many_pixels_is_refused_at_import(node, tmp_path):
+    """A small file that would take the kiosk hundreds of MB to decode: refused at import,
+    not installed at every centre to show nothing."""
+    from PIL import Image
+
+    folder = write_pack(tmp_path / "p")
+    Image.new("P", (7000, 7000)).save(folder / "media" / "mouse.png", format="PNG")
+    assert_refused(node, import_bounded(node, folder), "mouse.png", "million pixels")

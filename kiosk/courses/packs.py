@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import posixpath
 import re
@@ -23,6 +24,7 @@ from markdown_it import MarkdownIt
 
 from sync.media import LIMITS, sniff
 
+from .. import pictures
 from ..errors import KioskError
 from ..i18n import LANGUAGES, _, ngettext
 
@@ -297,6 +299,14 @@ class _Reader:
             self.problem(*where, _("%(file)s is empty or too large (at most %(limit)d MB).",
                                    file=value, limit=LIMITS[kind] // (1024 * 1024)))
             return None
+        if kinds == "image":
+            # A picture the kiosk would refuse to show (too many pixels to decode in its
+            # memory) is refused here, not installed at every centre to show nothing.
+            try:
+                pictures.check_file(io.BytesIO(data))
+            except KioskError as e:
+                self.problem(*where, f"{value}: {e}")
+                return None
         return hashlib.sha256(data).hexdigest()
 
 
