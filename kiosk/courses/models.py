@@ -475,23 +475,32 @@ def answer(db: Database, *, centre_id: str, learner_id: str, lesson: dict, quest
                   "chosen": answers[question_id], "score": None, "passed": False,
                   "certificate": None}
         if all(q in answers for q in questions):
-            right = sum(sorted(answers[q]) == sorted(questions[q]["correct"]) for q in questions)
-            score = round(100 * right / len(questions))
-            passed = score >= lesson["pass_mark"]
-            db.execute("UPDATE quiz_attempts SET score = ?, passed = ?, finished_at = ? "
-                       "WHERE id = ?", [score, int(passed), iso(now), attempt["id"]])
-            pid = progress_id(learner_id, lesson["id"])
-            db.execute("UPDATE progress SET score = max(coalesce(score, 0), ?), updated_at = ?, "
-                       "done = max(done, ?), done_at = CASE WHEN ? AND done_at IS NULL THEN ? "
-                       "ELSE done_at END WHERE id = ?",
-                       [score, _stamp(now), int(passed), int(passed), iso(now), pid])
-            result.update(finished=True, score=score, passed=passed, right_count=right,
-                          total=len(questions))
-            if passed:
-                result["certificate"] = complete_course(
-                    db, centre_id=centre_id, learner_id=learner_id,
-                    course_id=lesson["course_id"], now=now)
+            result.update(finished=True, **_score(db, centre_id=centre_id, learner_id=learner_id,
+                                                  lesson=lesson, attempt=attempt,
+                                                  questions=questions, now=now))
     return result
+
+
+def _score(db: Database, *, centre_id: str, learner_id: str, lesson: dict, attempt: dict,
+           questions: dict, now: dt.datetime) -> dict:
+    """Finish a try whose every question (of those the quiz has now) is answered: its score,
+    the learner's best score and the lesson done if passed, the certificate if that completed
+    the course. Inside the caller's write transaction."""
+    answers = attempt["answers"]
+    right = sum(sorted(answers[q]) == sorted(questions[q]["correct"]) for q in questions)
+    score = round(100 * right / len(questions))
+    passed = score >= lesson["pass_mark"]
+    db.execute("UPDATE quiz_attempts SET score = ?, passed = ?, finished_at = ? WHERE id = ?",
+               [score, int(passed), iso(now), attempt["id"]])
+    db.execute("UPDATE progress SET score = max(coalesce(score, 0), ?), updated_at = ?, "
+               "done = max(done, ?), done_at = CASE WHEN ? AND done_at IS NULL THEN ? "
+               "ELSE done_at END WHERE id = ?",
+               [score, _stamp(now), int(passed), int(passed), iso(now),
+                progress_id(learner_id, lesson["id"])])
+    certificate = complete_course(db, centre_id=centre_id, learner_id=learner_id,
+                                  course_id=lesson["course_id"], now=now) if passed else None
+    return {"score": score, "passed": passed, "right_count": right, "total": len(questions),
+            "certificate": certificate}
 
 
 def finish_answered_attempt(db: Database, *, centre_id: str, learner_id: str, lesson: dict,
@@ -506,20 +515,8 @@ def finish_answered_attempt(db: Database, *, centre_id: str, learner_id: str, le
         attempt = open_attempt(db, learner_id, lesson["id"])
         if not questions or attempt is None or not questions.keys() <= attempt["answers"].keys():
             return False
-        answers = attempt["answers"]
-        right = sum(sorted(answers[q]) == sorted(questions[q]["correct"]) for q in questions)
-        score = round(100 * right / len(questions))
-        passed = score >= lesson["pass_mark"]
-        db.execute("UPDATE quiz_attempts SET score = ?, passed = ?, finished_at = ? WHERE id = ?",
-                   [score, int(passed), iso(now), attempt["id"]])
-        db.execute("UPDATE progress SET score = max(coalesce(score, 0), ?), updated_at = ?, "
-                   "done = max(done, ?), done_at = CASE WHEN ? AND done_at IS NULL THEN ? "
-                   "ELSE done_at END WHERE id = ?",
-                   [score, _stamp(now), int(passed), int(passed), iso(now),
-                    progress_id(learner_id, lesson["id"])])
-        if passed:
-            complete_course(db, centre_id=centre_id, learner_id=learner_id,
-                            course_id=lesson["course_id"], now=now)
+        _score(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson, attempt=attempt,
+               questions=questions, now=now)
     return True
 
 
