@@ -219,19 +219,34 @@ def get_db() -> Database:
 def writing(db: Database):
     """The kiosk's one way to write more than one statement: committed whole or not at all.
 
-    The transaction begins ``IMMEDIATE``, holding the write lock before its first read. A
-    deferred one (``db.atomic()``) that reads and then writes cannot wait for the lock: SQLite
-    refuses the upgrade at once with "database is locked" when another connection wrote since
-    its read, which lost learners' answers under a full class. Waiting at the start is bounded
-    by the busy timeout. Nested, it is a savepoint of the transaction already open. A page view
-    that may change nothing reads first, and opens this only when it has something to write.
+    The transaction begins ``IMMEDIATE``, holding the write lock before its first read. One
+    begun deferred that reads and then writes cannot wait for the lock: SQLite refuses the
+    upgrade at once with "database is locked" when another connection wrote since its read,
+    which lost learners' answers under a full class. Waiting at the start is bounded by the
+    busy timeout. Nested in one of its own, it is a savepoint of that transaction (the lock is
+    already held); inside any other transaction it refuses, since that one may hold no lock.
+    A page view that may change nothing reads first, and opens this only to write.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    with immediate(db):
+    conn = db.conn
+    depth = getattr(db, "_writes_open", 0)
+    if depth == 0 and conn.in_transaction:
+        raise RuntimeError("writing() inside a transaction it did not begin: that one may not "
+                           "hold the write lock")
+    name = f"writing_{depth}"
+    db.execute(f"SAVEPOINT {name}" if depth else "BEGIN IMMEDIATE")
+    db._writes_open = depth + 1
+    try:
         yield db
+    except BaseException:
+        if conn.in_transaction:  # an error may already have ended it
+            db.execute(f"ROLLBACK TO {name}" if depth else "ROLLBACK")
+            if depth:
+                db.execute(f"RELEASE {name}")
+        raise
+    else:
+        db.execute(f"RELEASE {name}" if depth else "COMMIT")
+    finally:
+        db._writes_open = depth
 
 
 def fetch(db: Database, sql: str, params=()) -> list[dict]:

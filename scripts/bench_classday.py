@@ -38,7 +38,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local_server import command, environment, log, serve
+from local_server import command, environment, log, peak_rss_mb, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -162,15 +162,6 @@ def facilitator(terminal: Terminal, class_id: str, deadline: float) -> None:
             page = body
         else:
             terminal.tally.error(f"attendance: HTTP {status}")
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    found = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return round(int(found[1]) / 1024, 1) if found else None
 
 
 def infocentre(data_dir: Path, *args: str) -> str:
@@ -301,6 +292,7 @@ def run(learners: int, seconds: float) -> dict:
             stop.set()
             watcher.join()
             rss = peak_rss_mb(server.pid)
+            rss = round(rss, 1) if rss else None
         finally:
             for process in servers:
                 process.terminate()

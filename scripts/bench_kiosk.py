@@ -44,7 +44,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from local_server import command, environment, log, serve
+from local_server import command, environment, log, peak_rss_mb, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"p50_1_client_ms": ("<=", 10), "p95_ms": ("<=", 100), "peak_rss_mb": ("<=", 80),
@@ -181,11 +181,6 @@ def seed_village(database: Path) -> None:
               for t in ("accounts", "classes", "progress")}
     db.close()
     log(f"village seeded: {counts}")
-
-
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
 def one_client_p50(port: int, seconds: float) -> float:

@@ -5,6 +5,7 @@ and waited for. Standard library only; the tests have their own (tests/live.py).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +29,16 @@ def environment(**settings) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFOCENTRE_")}
     env.update({f"INFOCENTRE_{name}": str(value) for name, value in settings.items()})
     return env
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory so far (VmHWM), in MB; None once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(found[1]) / 1024 if found else None
 
 
 def free_port() -> int:

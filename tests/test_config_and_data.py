@@ -214,3 +214,68 @@ def test_a_request_that_fails_mid_transaction_leaves_nothing_behind(data_dir, cl
         assert not db.conn.in_transaction
         assert db.execute("SELECT count(*) FROM centres WHERE id = 'half-made'").fetchone() == (0,)
     assert client.get("/").status_code == 200
+
+
+def _table(tmp_path):
+    path = tmp_path / "w.db"
+    db = data.open_db(path)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)")
+    db.execute("INSERT INTO t VALUES (1, 0)")
+    return path, db
+
+
+def test_a_write_waits_for_another_writer_where_a_deferred_one_fails(tmp_path):
+    """Another connection commits between our read and our write, as the sync daemon or
+    another learner's answer does: a deferred transaction cannot upgrade and fails at once;
+    one begun by writing() waits its turn and counts right."""
+    path, db = _table(tmp_path)
+    other = data.open_db(path)
+
+    def read_then_write(begin):
+        n = db.execute("SELECT n FROM t").fetchone()[0]
+        if begin == "deferred":  # the other writer commits after our read
+            other.execute("UPDATE t SET n = n + 100")
+        db.execute("UPDATE t SET n = ?", [n + 1])
+
+    db.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        read_then_write("deferred")
+    db.execute("ROLLBACK")
+
+    held = threading.Event()
+
+    def hold_the_lock():
+        writer = data.open_db(path)  # a connection of this thread
+        writer.execute("BEGIN IMMEDIATE")
+        held.set()
+        threading.Event().wait(0.3)
+        writer.execute("UPDATE t SET n = n + 100")
+        writer.execute("COMMIT")
+        writer.close()
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    assert held.wait(10)
+    with data.writing(db):  # waits for the other writer, then reads what it wrote
+        read_then_write("immediate")
+    thread.join()
+    assert db.execute("SELECT n FROM t").fetchone()[0] == 201
+
+
+def test_writing_nests_as_a_savepoint_and_refuses_a_transaction_it_did_not_begin(tmp_path):
+    _path, db = _table(tmp_path)
+    with data.writing(db):
+        db.execute("UPDATE t SET n = 1")
+        with pytest.raises(ValueError), data.writing(db):
+            db.execute("UPDATE t SET n = 2")
+            raise ValueError("the inner part is undone, the outer kept")
+    assert db.execute("SELECT n FROM t").fetchone()[0] == 1
+    assert not db.conn.in_transaction
+
+    db.execute("BEGIN")  # deferred: it may hold no lock, so a write inside could fail
+    with pytest.raises(RuntimeError, match="did not begin"), data.writing(db):
+        pass
+    db.execute("ROLLBACK")
+    with data.writing(db):  # and the helper is usable again
+        db.execute("UPDATE t SET n = 3")
+    assert db.execute("SELECT n FROM t").fetchone()[0] == 3

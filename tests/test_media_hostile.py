@@ -94,17 +94,7 @@ def test_six_enormous_pictures_at_once_are_refused_and_the_server_stays_small(tm
         path, token = f"/auth/people/{ids[DEMO['villager']]}/photo", browser.token()
         before = kilobytes(server.process.pid, "VmRSS")
 
-        answers = [None] * len(pictures)
-
-        def send(index, name, data):
-            answers[index] = browser.upload(path, token, data, name)
-
-        threads = [threading.Thread(target=send, args=(n, *picture))
-                   for n, picture in enumerate(pictures)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        answers = upload_at_once(browser, path, token, pictures)
         peak = kilobytes(server.process.pid, "VmHWM")
         after = kilobytes(server.process.pid, "VmRSS")
 
@@ -129,6 +119,22 @@ def test_six_enormous_pictures_at_once_are_refused_and_the_server_stays_small(tm
         server.stop()
 
 
+def upload_at_once(browser, path: str, token: str, pictures) -> list[tuple[int, str]]:
+    """Each (name, bytes) picture sent as the photo at once, one thread each: the answers."""
+    answers = [None] * len(pictures)
+
+    def send(index, name, data):
+        answers[index] = browser.upload(path, token, data, name)
+
+    threads = [threading.Thread(target=send, args=(n, *picture))
+               for n, picture in enumerate(pictures)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return answers
+
+
 def largest_accepted() -> list[tuple[str, bytes]]:
     """Six pictures just within the limit for PNG and WebP, in their costliest modes."""
     size = (2000, 1500)  # 3 million pixels: the limit
@@ -150,17 +156,7 @@ def test_six_of_the_largest_accepted_pictures_at_once_keep_the_server_small(tmp_
         browser.form(f"/auth/signin/{ids[DEMO['facilitator']]}", pin=DEMO_PIN["facilitator"])
         browser.form("/language", lang="en")
         path, token = f"/auth/people/{ids[DEMO['villager']]}/photo", browser.token()
-        answers = [None] * len(pictures)
-
-        def send(index, name, data):
-            answers[index] = browser.upload(path, token, data, name)
-
-        threads = [threading.Thread(target=send, args=(n, *picture))
-                   for n, picture in enumerate(pictures)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        answers = upload_at_once(browser, path, token, pictures)
         peak = kilobytes(server.process.pid, "VmHWM")
         assert [status for status, _page in answers] == [200] * 6  # taken, then redirected
         assert all("has a new photo" in page for _status, page in answers)
