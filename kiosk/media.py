@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, send_file
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from sync.media import SHA, Store, sniff
 
@@ -110,10 +110,13 @@ def photo_url(sha: str | None, size: int) -> str | None:
 def avatar(person: dict, size: str = "") -> Markup:
     """A person's photo, or their initials on their colour standing in for one."""
     url = photo_url(person.get("photo"), 160 if size == "big" else 96)
+    # escape() joined by hand: a class page shows sixty avatars, and Markup.format's string
+    # Formatter took a tenth of the page's time.
     if url:
-        return Markup('<img class="avatar {}" src="{}" alt="" loading="lazy">').format(size, url)
-    return Markup('<span class="avatar av-{} {}" aria-hidden="true">{}</span>').format(
-        person["colour"], size, person["initials"])
+        return Markup(f'<img class="avatar {escape(size)}" src="{escape(url)}" alt="" '
+                      'loading="lazy">')
+    return Markup(f'<span class="avatar av-{escape(person["colour"])} {escape(size)}" '
+                  f'aria-hidden="true">{escape(person["initials"])}</span>')
 
 
 # Blobs are named by their SHA-256 and never change: browsers may keep them for a year.

@@ -152,7 +152,8 @@ def course_pages(page, node: str, snap) -> None:
 
 
 def class_pages(page, node: str, snap) -> None:
-    """The facilitator's view of the demo class: grid, who needs help, attendance, CSV links."""
+    """The facilitator's view of the demo class: grid, who needs help, its learners,
+    attendance, CSV links."""
     page.goto(f"{node}/courses/classes")
     snap("classes")
     page.locator("main form button[type=submit]").click()
@@ -162,6 +163,11 @@ def class_pages(page, node: str, snap) -> None:
     page.locator("a.class-link").first.click()
     page.wait_for_load_state()
     snap("class")
+    class_url = page.url
+    page.locator("a[href$='/learners']").first.click()
+    page.wait_for_load_state()
+    snap("class-learners")
+    page.goto(class_url)
     page.locator("#sessions a.btn").first.click()
     page.wait_for_load_state()
     snap("attendance")

@@ -82,7 +82,8 @@ def section(page: str, heading_id: str) -> str:
 
 def class_pages(klass: str, sid: str) -> list[str]:
     base = f"/courses/classes/{klass}"
-    return ["/courses/classes", base, f"{base}/sessions/{sid}", f"{base}/progress.csv",
+    return ["/courses/classes", base, f"{base}/learners", f"{base}/sessions/{sid}",
+            f"{base}/progress.csv",
             f"{base}/attendance.csv", f"{base}/certificates"]
 
 
@@ -166,8 +167,11 @@ def test_facilitator_creates_a_class_and_finds_it_in_the_list(db, teacher, cours
         "name": "  Martes   tarde ", "course": course["id"], "csrf_token": helper.token()})
     assert response.status_code == 302
     [made] = models.list_classes(db, client.application.config["CENTRE_ID"], "en")
-    assert made["name"] == "Martes tarde" and response.location.endswith(made["id"])
-    assert "The class is ready" in text(client.get(response.location))
+    # Straight to adding its learners, which is what a new class needs next.
+    assert made["name"] == "Martes tarde"
+    assert response.location == f"/courses/classes/{made['id']}/learners"
+    page = text(client.get(response.location))
+    assert "The class is ready" in page and 'id="add-title"' in page
     row = re.search(r"<tr>\s*<td><a class=\"class-link\".*?</tr>",
                     text(client.get("/courses/classes")), re.S).group(0)
     assert "Martes tarde" in row and "Curso basics en" in row and "<td>0</td>" in row
@@ -200,7 +204,8 @@ def test_script_tags_in_a_class_name_are_shown_as_text(db, teacher, course):
     client.post("/courses/classes", data={"name": "<script>alert(1)</script> Lunes",
                                           "course": course["id"], "csrf_token": helper.token()})
     [made] = models.list_classes(db, client.application.config["CENTRE_ID"], "en")
-    for path in ("/courses/classes", f"/courses/classes/{made['id']}"):
+    for path in ("/courses/classes", f"/courses/classes/{made['id']}",
+                 f"/courses/classes/{made['id']}/learners"):
         page = text(client.get(path))
         assert "<script>alert(1)</script>" not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt; Lunes" in page
@@ -246,18 +251,23 @@ def test_people_are_found_by_name_without_accents_added_and_removed(db, teacher,
     angel = learner(db, centre, "Ángel Yupanqui")
     learner(db, centre, "Rosa Quishpe")
     base = f"/courses/classes/{klass}"
-    page = section(text(client.get(f"{base}?q=angel")), "learners-title")
+    assert 'id="add-title"' not in text(client.get(base))  # the class page is the grid
+    page = section(text(client.get(f"{base}/learners?q=angel")), "add-title")
     assert "Ángel Yupanqui" in page and "Rosa Quishpe" not in page
+    assert '<input type="hidden" name="q" value="angel">' in page  # the search stays
     response = client.post(f"{base}/enrol", data={"learner_id": angel["id"], "q": "angel",
                                                   "csrf_token": helper.token()})
-    assert response.status_code == 302 and "q=angel" in response.location
+    assert response.status_code == 302
+    assert response.location == f"{base}/learners?q=angel#add"
     page = text(client.get(response.location))
     assert "Ángel Yupanqui is now in the class." in page
     assert [p["id"] for p in models.learners_of(db, klass)] == [angel["id"]]
     assert "Add to the class</span><span class=\"visually-hidden\"> Ángel" not in page
+    assert "Ángel Yupanqui" in section(page, "learners-title")
+    assert "Ángel Yupanqui" in text(client.get(base))  # and in the grid
     response = client.post(f"{base}/unenrol", data={"learner_id": angel["id"],
                                                     "csrf_token": helper.token()})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == f"{base}/learners#learners"
     assert "Ángel Yupanqui left the class." in text(client.get(response.location))
     assert models.learners_of(db, klass) == []
     # Leaving keeps the row (a delete is final in sync): active = 0, and joining again restores.
@@ -440,19 +450,20 @@ def test_who_needs_help_and_why_is_shown_first(teacher, klass, progress, clock, 
     assert "Ana Finished" not in help_box  # finished: nothing to catch up
 
 
-def test_learners_list_shows_sessions_attended_and_certificates(db, teacher, klass, progress,
-                                                                centre):
+def test_the_grid_shows_sessions_attended_and_certificates(db, teacher, klass, progress,
+                                                           centre):
     client, _ = teacher
     sid = models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
     models.record_attendance(db, class_id=klass, session_id=sid, centre_id=centre, now=WHEN,
                              present={progress["finished"]["id"]})
-    learners_box = section(text(client.get(f"/courses/classes/{klass}")), "learners-title")
-    code = models.find_certificate(db, progress["finished"]["id"],
-                                   models.get_class(db, klass, centre, "en")["course_id"])["code"]
-    ana = next(row for row in learners_box.split("<tr>") if "Ana Finished" in row)
-    assert "1 of 1" in ana and code in ana
-    beto = next(row for row in learners_box.split("<tr>") if "Beto Stuck" in row)
-    assert "0 of 1" in beto and "Not yet" in beto
+    page = text(client.get(f"/courses/classes/{klass}"))
+    certified = '#award"></use></svg><span class="visually-hidden">Certificate</span>'
+    ana = grid_row(page, "Ana Finished")
+    assert re.findall(r'<td class="total">([^<]*)', ana) == ["3 of 3 ", "1 of 1"]
+    assert certified in ana
+    beto = grid_row(page, "Beto Stuck")
+    assert re.findall(r'<td class="total">([^<]*)', beto) == ["2 of 3", "0 of 1"]
+    assert certified not in beto
 
 
 # Downloads.

@@ -19,7 +19,7 @@ from flask import Response, current_app, flash, g, redirect, render_template, re
 from ..auth.access import node_only, permission_required
 from ..data import get_db, utcnow, writing
 from ..errors import ValidationError
-from ..i18n import _, current_language, list_separator
+from ..i18n import _, current_language, format_number, list_separator
 from . import models
 from .views import bp
 
@@ -77,7 +77,7 @@ def classes():
             errors = {**e.errors, **errors}
         if not errors:
             flash(_("The class is ready. Now add its learners."), "success")
-            return redirect(url_for(".class_page", class_id=class_id))
+            return redirect(url_for(".class_learners", class_id=class_id))
     found = models.list_classes(get_db(), _centre(), current_language(), archived=archived)
     for row in found:
         row["last_day"] = _day(row["last_session"])
@@ -89,25 +89,19 @@ def classes():
 
 
 def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
-    db = get_db()
-    grid = models.class_grid(db, class_id, _centre(), current_language(), utcnow())
-    query = request.args.get("q", "").strip()[:60]
-    # Without a name typed, a village's thousand people are not listed: forty of them, chosen
-    # by the alphabet, help nobody, and cost the page more than its grid.
-    waiting = None if query else models.count_candidates(db, class_id=class_id,
-                                                         centre_id=_centre())
-    people, more = [], 0
-    if query or waiting <= SHOWN_CANDIDATES:
-        people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query,
-                                   limit=SHOWN_CANDIDATES)
-        if query and len(people) == SHOWN_CANDIDATES:
-            more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
-                                           query=query) - SHOWN_CANDIDATES
+    grid = models.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
     sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
+    # "3 of 7" is translated once and filled in here: forty rows of it cost the page more
+    # through gettext in the template than the rest of its grid.
+    of = _("%(done)s of %(total)s")
+    held = format_number(len(sessions))
+    for row in grid["rows"]:
+        row["done_of"] = of % {"done": format_number(row["done"]),
+                               "total": format_number(row["total"])}
+        row["attended_of"] = of % {"done": format_number(row["attended"]), "total": held}
     return render_template(
         "courses/class_page.html", grid=grid, klass=grid["class"], sessions=sessions,
-        stuck=[row for row in grid["rows"] if row["stuck"]], query=query,
-        candidates=people, more=more, waiting=waiting, errors=errors or {}), status
+        stuck=[row for row in grid["rows"] if row["stuck"]], errors=errors or {}), status
 
 
 @bp.get("/classes/<class_id>")
@@ -117,9 +111,40 @@ def class_page(class_id):
     return _class_page(class_id)
 
 
+# Who is in the class: its own page, so that the class page a facilitator opens every day is
+# the grid, not two lists of forty (issue 14: the grid's page must answer fast under load).
+
+
+def _learners_page(class_id: str, status: int = 200):
+    klass = _class(class_id)
+    db = get_db()
+    query = request.values.get("q", "").strip()[:60]
+    # Without a name typed, a village's thousand people are not listed: forty of them, chosen
+    # by the alphabet, help nobody, and cost the page more than the rest of it.
+    waiting = None if query else models.count_candidates(db, class_id=class_id,
+                                                         centre_id=_centre())
+    people, more = [], 0
+    if query or waiting <= SHOWN_CANDIDATES:
+        people = models.candidates(db, class_id=class_id, centre_id=_centre(), query=query,
+                                   limit=SHOWN_CANDIDATES)
+        if query and len(people) == SHOWN_CANDIDATES:
+            more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
+                                           query=query) - SHOWN_CANDIDATES
+    return render_template(
+        "courses/class_learners.html", klass=klass, learners=models.learners_of(db, class_id),
+        query=query, candidates=people, more=more, waiting=waiting), status
+
+
+@bp.get("/classes/<class_id>/learners")
+@node_only
+@permission_required("teach")
+def class_learners(class_id):
+    return _learners_page(class_id)
+
+
 def _back(class_id: str, anchor: str):
     query = request.form.get("q", "").strip()[:60] or None
-    return redirect(url_for(".class_page", class_id=class_id, q=query, _anchor=anchor))
+    return redirect(url_for(".class_learners", class_id=class_id, q=query, _anchor=anchor))
 
 
 @bp.post("/classes/<class_id>/enrol")
@@ -133,10 +158,10 @@ def enrol(class_id):
                      now=utcnow())
     except ValidationError as e:
         flash(str(e), "error")
-        return _class_page(class_id, status=400)
+        return _learners_page(class_id, status=400)
     added = next(p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id)
     flash(_("%(name)s is now in the class.", name=added["name"]), "success")
-    return _back(class_id, "learners")
+    return _back(class_id, "add")
 
 
 @bp.post("/classes/<class_id>/unenrol")
@@ -148,7 +173,7 @@ def unenrol(class_id):
     leaving = [p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id]
     if not leaving:
         flash(_("This person is not in the class."), "error")
-        return _class_page(class_id, status=400)
+        return _learners_page(class_id, status=400)
     # Leaving sets active = 0: progress and attendance stay, and adding them again restores it.
     models.unenrol(get_db(), class_id=class_id, learner_id=learner_id)
     flash(_("%(name)s left the class.", name=leaving[0]["name"]), "success")
