@@ -216,6 +216,21 @@ def get_db() -> Database:
 
 
 @contextlib.contextmanager
+def reading(db: Database):
+    """Reads that must agree with each other see one moment of the database: a page made of
+    several queries never meets, say, a learner enrolled between two of them. Inside another
+    transaction they already do."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
+@contextlib.contextmanager
 def writing(db: Database):
     """The kiosk's one way to write more than one statement: committed whole or not at all.
 

@@ -123,6 +123,35 @@ def test_the_grid_needs_as_many_queries_for_twenty_learners_as_for_two(db, centr
     assert statements(db, grid) == two
 
 
+def test_the_grid_reads_one_moment_while_someone_joins_the_class(app, db, centre, course,
+                                                                  klass, clock):
+    """A learner enrolled, with progress, between two of the grid's queries (by another
+    terminal) is in none of them: before issue 14's snapshot, the progress query found a
+    learner the learners query had not, and the page failed."""
+    from kiosk.data import open_db
+
+    for name in ("Ana", "Beto"):
+        finish_lessons(db, course, join(db, centre, klass, name)["id"], upto=1, centre_id=centre)
+    other = open_db(app.config["DATABASE"])
+    joined = []
+
+    def someone_joins(statement: str) -> None:
+        if "progress" in statement and not joined:  # just before the grid reads progress
+            person = join(other, centre, klass, "Carla")
+            finish_lessons(other, course, person["id"], upto=1, centre_id=centre)
+            joined.append(person)
+
+    db.conn.set_trace_callback(someone_joins)
+    try:
+        grid = models.class_grid(db, klass, centre, "es", clock())
+    finally:
+        db.conn.set_trace_callback(None)
+        other.close()
+    assert joined, "the other terminal's write did not happen during the grid's reads"
+    assert [row["learner"]["name"] for row in grid["rows"]] == ["Ana", "Beto"]
+    assert len(models.class_grid(db, klass, centre, "es", clock())["rows"]) == 3
+
+
 NAMES = ["Zoila Tigse", "ana maría Toaquiza", "Ángel Yupanqui", "Ana Lema", "Édgar Caiza",
          "Nancy Pilco", "Ñusta Quispe", "angel yupanqui", "Óscar Ati", "María Ana Chimbo",
          "سلمى حداد", "100% Ana_Ortiz"]
