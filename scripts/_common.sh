@@ -39,17 +39,18 @@ ensure_venv() {
   "$PYTHON" -m venv "$VENV"
 }
 
-# install_project [EXTRA]: pip install -e .[EXTRA], again only when setup.cfg has changed.
+# install_project [EXTRA]: pip install -e .[EXTRA] with the pinned versions of constraints.txt,
+# again only when one of the files that decide it has changed.
 install_project() {
   local extra=${1:-} spec="$ROOT" stamp hash
   [ -n "$extra" ] && spec="$ROOT[$extra]"
   stamp="$VENV/.installed${extra:+-$extra}"
-  hash=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+  hash=$(cat "$ROOT"/{setup.cfg,setup.py,pyproject.toml,constraints.txt} | sha256sum | cut -c1-16)
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && return 0
   echo "Installing Infocentre${extra:+ with its $extra tools} into $VENV"
   # pip's and setuptools' chatter goes to a log, shown only if the install fails.
-  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip setuptools wheel &&
-         "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec"; } >"$VENV/install.log" 2>&1; then
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade -c "$ROOT/constraints.txt" pip setuptools wheel &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$spec"; } >"$VENV/install.log" 2>&1; then
     cat "$VENV/install.log" >&2
     echo "Installing failed; the log above is also in $VENV/install.log" >&2
     exit 1
