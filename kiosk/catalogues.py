@@ -1,6 +1,8 @@
 """Gettext catalogues: extract messages from the code, update the ``.po`` files, compile them.
 
-Used by ``scripts/catalogues.py`` and the tests; imports Babel only. Kichwa entries that no
+Used by ``scripts/catalogues.py``, the tests and the wheel build (``setup.py`` loads this file on
+its own, so it must import Babel and the standard library only). Where to look for messages is
+``babel.cfg``'s, as ``pybabel extract -F babel.cfg`` reads it. Kichwa entries that no
 Kichwa speaker has reviewed carry the comment ``#. unreviewed``; updating keeps it (Babel would
 otherwise replace such comments with the ones found in the code).
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -19,19 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
             "N_": None}
-METHODS = [
-    ("kiosk/**.py", "python"),
-    ("sync/**.py", "python"),
-    ("kiosk/templates/**.html", "jinja2"),
-]
 UNREVIEWED = "unreviewed"
 
 
 def extract(root: Path = ROOT) -> Catalog:
     """Every translatable message in the code and templates."""
     catalog = Catalog(project="infocentre", version="0.1", charset="utf-8")
+    with (root / "babel.cfg").open(encoding="utf-8") as f:
+        methods, options = parse_mapping_cfg(f)
     for filename, lineno, message, comments, context in extract_from_dir(
-            str(root), METHODS, options_map={"kiosk/templates/**.html": {}}, keywords=KEYWORDS,
+            str(root), methods, options_map=options, keywords=KEYWORDS,
             comment_tags=("NOTE:",), strip_comment_tags=True):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
                     context=context)
@@ -74,12 +74,14 @@ def update(locales: Path = LOCALES) -> Catalog:
     return template
 
 
-def compile_all(locales: Path = LOCALES) -> list[Path]:
-    """Write ``messages.mo`` beside every ``messages.po`` (fuzzy entries are left out)."""
+def compile_all(locales: Path = LOCALES, into: Path | None = None) -> list[Path]:
+    """Write every ``messages.po``'s ``messages.mo`` beside it, or into the same place under
+    ``into`` (the wheel build's copy); fuzzy entries are left out. Returns the files changed."""
     written = []
     for code in codes(locales):
         catalog = read(code, locales)
-        target = catalogue_path(code, locales).with_suffix(".mo")
+        target = catalogue_path(code, into or locales).with_suffix(".mo")
+        target.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
         if not target.exists() or target.read_bytes() != buffer.getvalue():
