@@ -88,7 +88,8 @@ def cli(ctx, data_dir):
 @click.pass_obj
 def init(installation, role, name, language, currency, force, hub_url, token):
     made = init_installation(installation.data_dir, role=role, name=name, language=language,
-                             currency=currency, force=force, hub_url=hub_url, token=token)
+                             currency=currency, force=force, hub_url=hub_url, token=token,
+                             locales_dir=config_module.locales_dir_from(os.environ))
     if made["replaced"]:
         click.echo(_("The old installation was moved to %(path)s.", path=made["replaced"]))
     installation.app()  # validates the new configuration now, not at the first page
@@ -190,6 +191,10 @@ def _lan_addresses() -> list[str]:
 @click.pass_obj
 def demo(installation):
     app = installation.app()
+    accounts = Path(app.config["CONTENT_DIR"], "demo", "accounts.json")
+    if not accounts.is_file():
+        raise CliError(_("The demo data were not found: %(path)s is missing (see CONTENT_DIR).",
+                         path=accounts))
     with app.app_context():
         from .data import get_db
 
@@ -239,5 +244,5 @@ def terminal_language(environ) -> str:
 
 
 def main() -> None:
-    use_language(config_module.ROOT / "locales", terminal_language(os.environ))
+    use_language(config_module.locales_dir_from(os.environ), terminal_language(os.environ))
     cli(prog_name="infocentre")

@@ -3,7 +3,7 @@
 Order: the defaults below, then the data directory's ``config.json`` (written by ``infocentre
 init``), then ``INFOCENTRE_<KEY>`` environment variables, then the mapping given to
 ``create_app``. Only this module and ``kiosk.cli`` read ``os.environ``. Imports only
-``kiosk.errors`` and ``kiosk.i18n``.
+``kiosk.errors``, ``kiosk.i18n`` and ``kiosk.shipped``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from babel import numbers
 
 from .errors import ConfigError
 from .i18n import LANGUAGES, _
+from .shipped import catalogue_file, shipped
 
-ROOT = Path(__file__).resolve().parent.parent
+LOCALES_DIR = shipped("locales")
+CONTENT_DIR = shipped("content")
 CONFIG_FILE = "config.json"
 SECRET_FILE = "secret_key"
 TOKEN_FILE = "sync_token"
@@ -78,8 +80,8 @@ OPTIONS = [
     Option("AREAS", DEFAULT_AREAS, "The app's areas, as Python modules in order; a deployment "
            "may add its own (the sync benchmark does). Comma-separated in the environment.",
            True),
-    Option("LOCALES_DIR", str(ROOT / "locales"), "Where the gettext catalogues are."),
-    Option("CONTENT_DIR", str(ROOT / "content"), "Where course packs and demo data are."),
+    Option("LOCALES_DIR", str(LOCALES_DIR), "Where the compiled gettext catalogues are."),
+    Option("CONTENT_DIR", str(CONTENT_DIR), "Where course packs and demo data are."),
     Option("HUB_URL", None, "A centre's regional hub, e.g. http://hub.example:5000 (set by "
            "init --hub or join).", True),
     Option("SYNC_TOKEN", None, "A centre's credentials at the hub, read from the data "
@@ -117,6 +119,12 @@ _TYPES = {
 def data_dir_from(value: str | os.PathLike | None, environ: Mapping[str, str]) -> Path:
     """The data directory: the given value, else INFOCENTRE_DATA, else ./instance."""
     return Path(value or environ.get("INFOCENTRE_DATA") or "instance").resolve()
+
+
+def locales_dir_from(environ: Mapping[str, str]) -> Path:
+    """The catalogues before an installation's settings exist: INFOCENTRE_LOCALES_DIR, else the
+    shipped ones (``infocentre init``, and the command's own messages)."""
+    return Path(environ.get("INFOCENTRE_LOCALES_DIR") or LOCALES_DIR)
 
 
 def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
@@ -238,9 +246,19 @@ def validate(settings: dict) -> None:
         raise ConfigError(_("SYNC_BATCH and SYNC_PAGE must be between 1 and 100000."))
     if settings["SYNC_TOKEN"] and not settings["HUB_URL"]:
         raise ConfigError(_("This centre has a sync token but no hub address (HUB_URL)."))
-    if not Path(settings["LOCALES_DIR"]).is_dir():
+    check_catalogue(settings["LOCALES_DIR"], settings["DEFAULT_LANGUAGE"])
+
+
+def check_catalogue(locales_dir: str | Path, code: str) -> None:
+    """Raise ConfigError unless ``code``'s compiled catalogue is in ``locales_dir``: without it
+    every page would be English inside ``<html lang="es">`` (issue 15)."""
+    if not Path(locales_dir).is_dir():
         raise ConfigError(_("The language catalogues were not found in %(path)s.",
-                            path=settings["LOCALES_DIR"]))
+                            path=locales_dir))
+    if not catalogue_file(locales_dir, code).is_file():
+        raise ConfigError(_("%(file)s is missing: the language catalogues are not compiled "
+                            "(scripts/catalogues.py compile).",
+                            file=catalogue_file(locales_dir, code)))
 
 
 def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:

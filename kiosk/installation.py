@@ -30,11 +30,12 @@ OWN_FILES = (config_module.CONFIG_FILE, config_module.SECRET_FILE,
 
 def init_installation(data_dir: Path, *, role: str, name: str, language: str = "es",
                       currency: str = "USD", force: bool = False, hub_url: str | None = None,
-                      token: str | None = None) -> dict:
+                      token: str | None = None,
+                      locales_dir: str | Path = config_module.LOCALES_DIR) -> dict:
     """Create a centre or hub in ``data_dir``; returns ``{"centre_id", "replaced"}``.
 
     Refuses an existing installation unless ``force``; then its files are moved aside into a
-    ``replaced-<time>`` folder, never deleted.
+    ``replaced-<time>`` folder, never deleted. Everything is checked before anything is written.
     """
     if role not in config_module.ROLES:
         raise KioskError(_("The role must be 'node' or 'hub'."))
@@ -44,6 +45,8 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
     if language not in LANGUAGES:
         raise KioskError(_("Languages must be chosen among: %(codes)s.",
                            codes=", ".join(LANGUAGES)))
+    # Issue 15: a missing catalogue found after writing left a centre that would not start.
+    config_module.check_catalogue(locales_dir, language)
     joined = None
     if hub_url or token:
         if role != "node" or not (hub_url and token):

@@ -6,15 +6,19 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pexpect
 import pytest
 
+from kiosk import catalogues
 from kiosk.cli import cli, terminal_language
 from kiosk.data import open_db
 
 from .factories import count
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_init_makes_the_data_directory_database_key_and_config(tmp_path, run_cli):
@@ -60,6 +64,29 @@ def test_init_errors_are_one_line_and_exit_1(tmp_path, run_cli, args, message):
     assert result.stderr.startswith("infocentre: ") and message in result.stderr
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "c" / "config.json").exists()
+
+
+def test_init_without_the_default_languages_catalogue_writes_nothing(tmp_path, run_cli,
+                                                                    monkeypatch):
+    """Issue 15: it used to write the centre, then fail, then say "already set up"."""
+    locales = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales" / "es", locales / "es", ignore=shutil.ignore_patterns("*.mo"))
+    monkeypatch.setenv("INFOCENTRE_LOCALES_DIR", str(locales))
+    result = run_cli(tmp_path / "c", "init", "--role", "node", "--name", "Centro")
+    assert result.exit_code == 1
+    assert "messages.mo is missing" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "c").exists()
+
+    catalogues.compile_all(locales)
+    again = run_cli(tmp_path / "c", "init", "--role", "node", "--name", "Centro")
+    assert again.exit_code == 0, again.output
+
+
+def test_demo_without_its_data_says_so_in_one_line(data_dir, run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("INFOCENTRE_CONTENT_DIR", str(tmp_path / "nothing"))
+    result = run_cli(data_dir, "demo")
+    assert result.exit_code == 1
+    assert "demo data were not found" in result.stderr and result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("args", [

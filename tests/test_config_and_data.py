@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -53,6 +54,13 @@ def test_data_dir_comes_from_the_option_then_the_environment_then_instance(tmp_p
 def test_invalid_settings_fail_at_start_with_one_sentence(data_dir, override, message):
     with pytest.raises(ConfigError, match=message):
         create_app({"DATA_DIR": data_dir, **override})
+
+
+def test_catalogues_never_compiled_stop_the_start_instead_of_english_pages(data_dir, tmp_path):
+    """Issue 15: pointed at the .po files, pages were English inside <html lang="es">."""
+    shutil.copytree(ROOT / "locales", tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo"))
+    with pytest.raises(ConfigError, match="not compiled"):
+        create_app({"DATA_DIR": data_dir, "LOCALES_DIR": str(tmp_path / "locales")})
 
 
 def test_a_damaged_config_file_or_secret_key_is_reported(data_dir):
