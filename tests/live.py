@@ -79,13 +79,17 @@ class LiveServer:
 
 
 def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30,
-                 port: int | None = None) -> LiveServer:
-    """``port``: the one a stopped server had, so its centres find it again."""
+                 port: int | None = None, command: list[str] | None = None,
+                 environ: dict | None = None) -> LiveServer:
+    """``port``: the one a stopped server had, so its centres find it again. ``command``: how
+    to run ``infocentre`` (default: ``python -m kiosk``), in ``environ`` (default: this
+    process's) with ``env`` added."""
     port = port or free_port()
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "--data-dir", str(data_dir), "serve", "--port",
-         str(port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        [*(command or [sys.executable, "-m", "kiosk"]), "--data-dir", str(data_dir), "serve",
+         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+        env={**(os.environ if environ is None else environ), **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
