@@ -322,6 +322,9 @@ def open_kiosk(data_dir: Path, *, url: str | None, host: str, port: int, fullscr
     this PC's server, started unless one answers already; blocks until the window closes.
     Raises ServerStartError when the server this command starts does not come up."""
     text = messages(locales_dir)
+    # Until the window takes over SIGTERM (_prepare_gtk), end as for Ctrl+C: through the
+    # `finally` below, which stops the server this command started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if url is None:
         server = open_server(f"http://127.0.0.1:{port}/", serve_command(data_dir, host, port))
     else:

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageGrab
 
 from kiosk import desktop
 from kiosk.desktop import Messages, is_inside, refusal_script
@@ -88,6 +88,16 @@ def test_without_the_desktop_extra_the_command_says_how_to_install_it(tmp_path):
     assert "infocentre[desktop]" in result.stderr and result.stderr.count("\n") == 1
 
 
+def _wait_for_a_page(display, process, timeout=60) -> None:
+    """Until the window has painted something on the display (or the process ended)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if len(ImageGrab.grab(xdisplay=display).getcolors(1 << 16) or ()) > 50:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no window was painted: {process.poll()}")
+
+
 def _looks_like_the_home_page(path) -> None:
     shot = Image.open(path).convert("RGB")
     assert shot.size == SCREEN
@@ -139,8 +149,7 @@ def test_the_command_uses_a_running_server_and_closes_on_sigterm(display, tmp_pa
             [sys.executable, "-m", "kiosk", "--data-dir", str(server.data_dir), "desktop",
              "--port", port], cwd=ROOT, env={**os.environ, "DISPLAY": display},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3)  # long enough to open the window, or to fail
-        assert window.poll() is None, window.communicate()
+        _wait_for_a_page(display, window)
         window.send_signal(signal.SIGTERM)
         stdout, stderr = window.communicate(timeout=30)
         assert window.returncode == 0, stderr
@@ -159,8 +168,7 @@ def test_a_terminal_waits_for_the_centres_server_given_by_url(display, tmp_path)
         env={**os.environ, "DISPLAY": display}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
-        time.sleep(3)
-        assert window.poll() is None, window.communicate()
+        _wait_for_a_page(display, window)  # the page saying the server is not answering
         assert not desktop.answers(f"http://127.0.0.1:{port}/")  # it started no server
     finally:
         window.send_signal(signal.SIGTERM)
