@@ -52,8 +52,8 @@ def messages(locales_dir: Path) -> Messages:
         title=_("Infocentre kiosk"),
         refused=refused,
         refused_default=_refused(_),
-        waiting=_("The centre's server is not answering. This page comes back by itself "
-                  "when it does."),
+        waiting=_("The centre's server is not answering. The kiosk comes back by itself as "
+                  "soon as it does."),
         restarting=_("The kiosk's server stopped; starting it again."),
         not_restarted=_("The kiosk's server did not start again; trying again shortly."),
     )
