@@ -33,14 +33,23 @@ def page(window) -> dict:
         "refused: (document.querySelector('[data-kiosk-refused]') || {}).textContent || null})")
 
 
-def shot(out: Path, name: str, timeout: float = 15) -> str:
-    """A screenshot of the whole display, once something is painted (WebKit paints a moment
-    after the document is complete)."""
+def painted(image) -> bool:
+    return len(image.getcolors(1 << 16) or ()) > 50
+
+
+def header_painted(image) -> bool:
+    """The home page's dark header, not the white "server not answering" page: WebKit paints
+    a new page a moment after its document is complete."""
+    return painted(image) and sum(image.convert("RGB").getpixel((2, 2))) < 300
+
+
+def shot(out: Path, name: str, until=painted, timeout: float = 15) -> str:
+    """A screenshot of the whole display, once ``until(image)`` holds (or after timeout)."""
     path = out / f"{name}.png"
     deadline = time.monotonic() + timeout
     while True:
         image = ImageGrab.grab(xdisplay=os.environ["DISPLAY"])
-        if len(image.getcolors(1 << 16) or ()) > 50 or time.monotonic() > deadline:
+        if until(image) or time.monotonic() > deadline:
             image.save(path)
             return str(path)
         time.sleep(0.3)
@@ -54,7 +63,7 @@ def checks(window, watcher, base: str, out: Path, seen: dict) -> None:
         return p and p["href"] == base and p["ready"] == "complete" and p["h1"]
 
     seen["home"] = poll_page(window, home)
-    seen["home_shot"] = shot(out, "home")
+    seen["home_shot"] = shot(out, "home", header_painted)
 
     attempts = {
         "script": f"window.kioskMark = 1; location.href = '{outside}'; 1",
@@ -84,7 +93,7 @@ def checks(window, watcher, base: str, out: Path, seen: dict) -> None:
         window, lambda p: home(p) and not p["mark"], timeout=60)
     seen["restarted_pid"] = server.process.pid
     seen["restarts"] = server.restarts
-    seen["restart_shot"] = shot(out, "restarted")
+    seen["restart_shot"] = shot(out, "restarted", header_painted)
 
 
 def poll_page(window, until, timeout: float = 30):
