@@ -164,6 +164,31 @@ def serve(installation, host, port):
             daemon.stop()
 
 
+@cli.command(help="Open the kiosk window, full screen, on this PC's server (started if none "
+             "answers; restarted if it stops) or on the centre's server given by --url.")
+@click.option("--url", help="The centre's server, from a terminal PC: http://centre-pc:5000/")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address for the server the window starts; 0.0.0.0 also serves terminals.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of this PC's server.")
+@click.option("--windowed", is_flag=True, help="A normal window instead of full screen.")
+@click.pass_obj
+def desktop(installation, url, host, port, windowed):
+    from . import desktop as kiosk_window
+
+    missing = kiosk_window.missing_backend()
+    if missing:
+        raise CliError(_("The kiosk window needs the desktop extra: run ./scripts/desktop, or "
+                         "pip install 'infocentre[desktop]' (with %(packages)s installed).",
+                         packages="gir1.2-webkit2-4.1"))
+    try:
+        kiosk_window.open_kiosk(installation.data_dir, url=url, host=host, port=port,
+                                fullscreen=not windowed, locales_dir=config_module.ROOT / "locales",
+                                say=click.echo)
+    except kiosk_window.ServerStartError as e:
+        raise CliError(_("The kiosk's server did not start (its message is above).")) from e
+
+
 def _start_daemon(app):
     """A centre joined to a hub syncs by itself while it serves, unless SYNC_DAEMON is off."""
     config = app.config

@@ -58,6 +58,17 @@ install_project() {
   echo "$hash" > "$stamp"
 }
 
+# install_desktop: the kiosk window (`infocentre desktop`): WebKitGTK from Debian, and the
+# desktop extra, whose PyGObject and pycairo build from source (no wheels for Linux).
+install_desktop() {
+  local headers=()
+  "$VENV/bin/python" -c 'import os, sysconfig
+raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_path("include"), "Python.h")))' ||
+    headers=(python3-dev)
+  apt_install gir1.2-webkit2-4.1 libgirepository1.0-dev libcairo2-dev pkg-config gcc "${headers[@]}"
+  install_project desktop
+}
+
 compile_catalogues() {
   "$VENV/bin/python" "$ROOT/scripts/catalogues.py" compile
 }
