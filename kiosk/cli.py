@@ -1,7 +1,8 @@
 """The ``infocentre`` command: the installation's verbs (init, serve, demo) and the areas' groups.
 
-May import everything in kiosk. Expected failures print one line on stderr and exit 1; usage
-errors exit 2 (click's rule). Messages follow the terminal's language (LANGUAGE, LC_ALL,
+May import everything in kiosk. Expected failures print one line on stderr and exit with their
+error's code (``failure``: 1, or 3 and 4 for a hub unreachable or refusing); usage errors exit 2
+(click's rule). Messages follow the terminal's language (LANGUAGE, LC_ALL,
 LC_MESSAGES, LANG), which only this module and ``kiosk.config`` read from the environment.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from sync.errors import AlreadySyncing, SyncError
+
 from . import areas, create_app
 from . import config as config_module
 from .data import UMASK, disk_full_message, is_disk_full, utcnow
@@ -25,10 +28,30 @@ from .installation import init_installation, join_hub
 
 
 class CliError(click.ClickException):
-    """One line on stderr, exit code 1."""
+    """One line on stderr, and the exit code of the error it stands for (1 unless told)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
     def show(self, file=None):
         click.echo(f"infocentre: {self.format_message()}", err=True, file=file)
+
+
+def failure(error: BaseException, data_dir=None) -> CliError | None:
+    """The one line and exit code a command ends with for an expected failure, or None (a bug,
+    whose traceback is shown). The one place errors meet exit codes: a KioskError's or a
+    SyncError's own ``exit_code`` (sync/errors.py: 3 unreachable, 4 refused), else 1."""
+    if isinstance(error, AlreadySyncing):
+        return CliError(_("Another sync of this centre is running; try again when it ends."),
+                        error.exit_code)
+    if isinstance(error, (KioskError, SyncError)):
+        return CliError(str(error), error.exit_code)
+    if isinstance(error, (sqlite3.DatabaseError, OSError)) and is_disk_full(error, data_dir):
+        return CliError(disk_full_message(data_dir))
+    if isinstance(error, sqlite3.DatabaseError):
+        return CliError(_("The database could not be used: %(error)s", error=error))
+    return None
 
 
 class Group(click.Group):
@@ -37,15 +60,11 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KioskError as e:
-            raise CliError(str(e)) from e
-        except (sqlite3.DatabaseError, OSError) as e:
-            data_dir = getattr(ctx.obj, "data_dir", None)
-            if is_disk_full(e, data_dir):
-                raise CliError(disk_full_message(data_dir)) from e
-            if isinstance(e, OSError):
+        except (KioskError, SyncError, sqlite3.DatabaseError, OSError) as e:
+            found = failure(e, getattr(ctx.obj, "data_dir", None))
+            if found is None:
                 raise
-            raise CliError(_("The database could not be used: %(error)s", error=e)) from e
+            raise found from e
 
 
 class Installation:
@@ -168,9 +187,9 @@ def _start_daemon(app):
     config = app.config
     if config["ROLE"] != "node" or not config["SYNC_DAEMON"] or not config["HUB_URL"]:
         return None
-    from .syncing import Daemon
+    from .syncing import make_daemon
 
-    daemon = Daemon(app)
+    daemon = make_daemon(app)
     app.extensions["infocentre"]["daemon"] = daemon
     daemon.start(delay=5)
     click.echo(_("It syncs with the hub by itself whenever the hub answers."))
