@@ -19,7 +19,7 @@ import click
 
 from sync.errors import AlreadySyncing, SyncError
 
-from . import areas, create_app
+from . import areas, create_app, housekeeping
 from . import config as config_module
 from .data import UMASK, disk_full_message, is_disk_full, utcnow
 from .errors import KioskError
@@ -168,7 +168,8 @@ def serve(installation, host, port):
         for address in _lan_addresses():
             click.echo(_("The centre's other computers open: http://%(host)s:%(port)s/",
                          host=address, port=port))
-    daemon = _start_daemon(app)
+    jobs = housekeeping.start(app)
+    _start_daemon(app, jobs)
     sys.stdout.flush()
     # A service manager or a shutting-down PC sends SIGTERM: close as for Ctrl+C, exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -178,22 +179,20 @@ def serve(installation, host, port):
         pass
     finally:
         server.close()
-        if daemon:
-            daemon.stop()
+        jobs.stop()
 
 
-def _start_daemon(app):
+def _start_daemon(app, scheduler) -> None:
     """A centre joined to a hub syncs by itself while it serves, unless SYNC_DAEMON is off."""
     config = app.config
     if config["ROLE"] != "node" or not config["SYNC_DAEMON"] or not config["HUB_URL"]:
-        return None
+        return
     from .syncing import make_daemon
 
-    daemon = make_daemon(app)
+    daemon = make_daemon(app, scheduler)
     app.extensions["infocentre"]["daemon"] = daemon
     daemon.start(delay=5)
     click.echo(_("It syncs with the hub by itself whenever the hub answers."))
-    return daemon
 
 
 def _lan_addresses() -> list[str]:
