@@ -10,7 +10,7 @@ import os
 
 from flask import Flask
 
-from sync.engine import check_schema, install
+from sync.engine import check_schema, install, read_state
 
 from . import config as config_module
 from . import data, i18n, media, web
@@ -80,8 +80,7 @@ def _check_restored(app: Flask, db) -> None:
     if check_high_water(db, watermark.read(app.config["DATA_DIR"])):
         app.logger.warning("this hub's database is older than the hub had reached: it was "
                            "restored from a backup; centres will send everything again")
-    watermark.raise_to(app.config["DATA_DIR"],
-                       db.execute("SELECT seq FROM _sync_state WHERE id = 1").fetchone()[0])
+    watermark.raise_to(app.config["DATA_DIR"], read_state(db)["seq"])
 
 
 def _install_sync(app: Flask, tables: list) -> None:

@@ -1,7 +1,8 @@
 """The ``infocentre`` command: the installation's verbs (init, serve, demo) and the areas' groups.
 
-May import everything in kiosk. Expected failures print one line on stderr and exit 1; usage
-errors exit 2 (click's rule). Messages follow the terminal's language (LANGUAGE, LC_ALL,
+May import everything in kiosk. Expected failures print one line on stderr and exit with their
+error's code (``failure``: 1, or 3 and 4 for a hub unreachable or refusing); usage errors exit 2
+(click's rule). Messages follow the terminal's language (LANGUAGE, LC_ALL,
 LC_MESSAGES, LANG), which only this module and ``kiosk.config`` read from the environment.
 """
 
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import click
 
-from . import areas, create_app
+from sync.errors import AlreadySyncing, SyncError
+
+from . import areas, create_app, housekeeping
 from . import config as config_module
 from .data import UMASK, disk_full_message, is_disk_full, utcnow
 from .errors import KioskError
@@ -25,10 +28,30 @@ from .installation import init_installation, join_hub
 
 
 class CliError(click.ClickException):
-    """One line on stderr, exit code 1."""
+    """One line on stderr, and the exit code of the error it stands for (1 unless told)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
     def show(self, file=None):
         click.echo(f"infocentre: {self.format_message()}", err=True, file=file)
+
+
+def failure(error: BaseException, data_dir=None) -> CliError | None:
+    """The one line and exit code a command ends with for an expected failure, or None (a bug,
+    whose traceback is shown). The one place errors meet exit codes: a KioskError's or a
+    SyncError's own ``exit_code`` (sync/errors.py: 3 unreachable, 4 refused), else 1."""
+    if isinstance(error, AlreadySyncing):
+        return CliError(_("Another sync of this centre is running; try again when it ends."),
+                        error.exit_code)
+    if isinstance(error, (KioskError, SyncError)):
+        return CliError(str(error), error.exit_code)
+    if isinstance(error, (sqlite3.DatabaseError, OSError)) and is_disk_full(error, data_dir):
+        return CliError(disk_full_message(data_dir))
+    if isinstance(error, sqlite3.DatabaseError):
+        return CliError(_("The database could not be used: %(error)s", error=error))
+    return None
 
 
 class Group(click.Group):
@@ -37,15 +60,11 @@ class Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KioskError as e:
-            raise CliError(str(e)) from e
-        except (sqlite3.DatabaseError, OSError) as e:
-            data_dir = getattr(ctx.obj, "data_dir", None)
-            if is_disk_full(e, data_dir):
-                raise CliError(disk_full_message(data_dir)) from e
-            if isinstance(e, OSError):
+        except (KioskError, SyncError, sqlite3.DatabaseError, OSError) as e:
+            found = failure(e, getattr(ctx.obj, "data_dir", None))
+            if found is None:
                 raise
-            raise CliError(_("The database could not be used: %(error)s", error=e)) from e
+            raise found from e
 
 
 class Installation:
@@ -150,7 +169,8 @@ def serve(installation, host, port):
         for address in _lan_addresses():
             click.echo(_("The centre's other computers open: http://%(host)s:%(port)s/",
                          host=address, port=port))
-    daemon = _start_daemon(app)
+    jobs = housekeeping.start(app)
+    _start_daemon(app, jobs)
     sys.stdout.flush()
     # A service manager or a shutting-down PC sends SIGTERM: close as for Ctrl+C, exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -160,8 +180,7 @@ def serve(installation, host, port):
         pass
     finally:
         server.close()
-        if daemon:
-            daemon.stop()
+        jobs.stop()
 
 
 @cli.command(help="Open the kiosk window, full screen, on this PC's server (started if none "
@@ -183,24 +202,24 @@ def desktop(installation, url, host, port, windowed):
                          packages="gir1.2-webkit2-4.1"))
     try:
         kiosk_window.open_kiosk(installation.data_dir, url=url, host=host, port=port,
-                                fullscreen=not windowed, locales_dir=config_module.ROOT / "locales",
+                                fullscreen=not windowed,
+                                locales_dir=config_module.locales_dir_from(os.environ),
                                 say=click.echo)
     except kiosk_window.ServerStartError as e:
         raise CliError(_("The kiosk's server did not start (its message is above).")) from e
 
 
-def _start_daemon(app):
+def _start_daemon(app, scheduler) -> None:
     """A centre joined to a hub syncs by itself while it serves, unless SYNC_DAEMON is off."""
     config = app.config
     if config["ROLE"] != "node" or not config["SYNC_DAEMON"] or not config["HUB_URL"]:
-        return None
-    from .syncing import Daemon
+        return
+    from .syncing import make_daemon
 
-    daemon = Daemon(app)
+    daemon = make_daemon(app, scheduler)
     app.extensions["infocentre"]["daemon"] = daemon
     daemon.start(delay=5)
     click.echo(_("It syncs with the hub by itself whenever the hub answers."))
-    return daemon
 
 
 def _lan_addresses() -> list[str]:

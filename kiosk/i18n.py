@@ -18,9 +18,7 @@ from zoneinfo import ZoneInfo
 import flask_babel
 from babel import Locale, dates, numbers
 from babel.support import NullTranslations, Translations
-from flask import current_app, g, session
-from flask.globals import _cv_request  # the request context, read without a proxy (Flask 3)
-from werkzeug.utils import cached_property
+from flask import current_app, g, has_request_context, request, session
 
 
 @dataclass(frozen=True)
@@ -74,34 +72,30 @@ def use_language(locales_dir: str | Path, code: str) -> None:
     _process.translations = load_translations(locales_dir, code)
 
 
-def _request_state(ctx) -> tuple[str, NullTranslations]:
-    """(language code, catalogue) of a request, chosen on first use and kept on its context.
-
-    Pages call gettext dozens of times; keeping both on the request context (one ContextVar
-    read) instead of on ``g`` (several proxy lookups) makes translating cheap.
-    """
-    state = getattr(ctx, "kiosk_language", None)
+def _request_state() -> tuple[str, NullTranslations]:
+    """(language code, catalogue) of this request, chosen on first use and kept on the request
+    object (as Flask-WTF keeps its own catalogue): public Flask only, no private context."""
+    state = getattr(request, "kiosk_language", None)
     if state is None:
         code = choose_language()
-        state = ctx.kiosk_language = (
+        state = request.kiosk_language = (
             code, load_translations(current_app.config["LOCALES_DIR"], code))
     return state
 
 
 def set_request_language(code: str | None) -> None:
     """Change this request's language (None: choose it again, e.g. after signing out)."""
-    ctx = _cv_request.get()
-    ctx.kiosk_language = None
+    request.kiosk_language = None
     if code is not None:
-        ctx.kiosk_language = (code, load_translations(current_app.config["LOCALES_DIR"], code))
+        request.kiosk_language = (code, load_translations(current_app.config["LOCALES_DIR"],
+                                                          code))
     flask_babel.refresh()
 
 
 def _translations() -> NullTranslations:
     """This request's catalogue, or the CLI's outside requests."""
-    ctx = _cv_request.get(None)
-    if ctx is not None:
-        return _request_state(ctx)[1]
+    if has_request_context():
+        return _request_state()[1]
     return getattr(_process, "translations", None) or NullTranslations()
 
 
@@ -123,24 +117,10 @@ _ = gettext
 _l = lazy_gettext
 
 
-class _Domain(flask_babel.Domain):
-    """Flask-Babel's domain, loading catalogues through ``load_translations`` (with fallbacks)."""
-
-    def get_translations(self):
-        return _translations() if g else NullTranslations()
-
-
-class _Babel(flask_babel.Babel):
-    @cached_property
-    def domain_instance(self):
-        return _Domain(domain=self.domain)
-
-
 def current_language() -> str:
     """The language code of this request, or the installation's default outside requests."""
-    ctx = _cv_request.get(None)
-    if ctx is not None:
-        return _request_state(ctx)[0]
+    if has_request_context():
+        return _request_state()[0]
     return current_app.config["DEFAULT_LANGUAGE"]
 
 
@@ -163,9 +143,13 @@ def language() -> Language:
 
 
 def init_app(app) -> None:
-    _Babel(
+    # Flask-Babel chooses the locale (Flask-WTF's messages, Babel's formats) and serves its own
+    # gettext from the same catalogues; the app's ``_`` and templates use ``_translations``,
+    # which adds the fallbacks (FALLBACKS) Flask-Babel's loader does not know.
+    flask_babel.Babel(
         app,
         default_locale=app.config["DEFAULT_LANGUAGE"],
+        default_translation_directories=app.config["LOCALES_DIR"],
         locale_selector=current_language,
         timezone_selector=lambda: app.config["TIMEZONE"],
         configure_jinja=True,

@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 
 from sync import signing
-from sync.engine.capture import intern_node
 from sync.engine.clock import wall_ms
+from sync.engine.nodes import forget_row, take_identity
 from sync.engine.state import applying, immediate
 from sync.errors import Refused, Unreachable
 
@@ -121,19 +121,12 @@ def join_hub(data_dir: Path, db, *, hub_url: str, token: str, tables: list, sche
     with immediate(db), applying(db):
         # Demo rows, and this centre's own row (the hub's will come), go without tombstones.
         for table, row_id in [*demo, ("centres", old_id)]:
-            db.execute(f'DELETE FROM "{table}" WHERE id = ?', [row_id])
-            db.execute("DELETE FROM _sync_clock WHERE pk = ? AND tbl = (SELECT id FROM "
-                       "_sync_tables WHERE name = ?)", [row_id, table])
+            forget_row(db, table, row_id)
         db.execute("DELETE FROM demo_rows")
         for spec in tables:
             db.execute(f'UPDATE "{spec.name}" SET centre_id = ? WHERE centre_id = ?',
                        [new_id, old_id])
-        new_idx = intern_node(db, new_id)
-        db.execute("UPDATE _sync_clock SET node = ? WHERE node = (SELECT node_idx FROM "
-                   "_sync_state)", [new_idx])
-        db.execute("UPDATE _sync_state SET node_id = ?, node_idx = ?, instance_id = ?, "
-                   "acked = 0, cursor = 0, inflight = NULL WHERE id = 1",
-                   [new_id, new_idx, str(uuid.uuid4())])
+        take_identity(db, new_id)
         config_module.write_token(data_dir, token)
         config_module.update_file(data_dir, centre_id=new_id, hub_url=hub_url)
     return {"centre_id": new_id, "demo_rows": len(demo)}

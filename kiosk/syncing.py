@@ -1,11 +1,11 @@
-"""Running syncs at a centre: one at a time across processes, their status kept in the database,
-and the daemon that syncs by itself whenever the hub answers.
+"""Running syncs at a centre: their status kept in the database, the words people read about
+it, and the ``Centre`` the daemon (sync/daemon.py) syncs.
 
 Three things start a sync: ``infocentre sync now``, the daemon (``infocentre sync daemon``, or
 inside ``infocentre serve`` when ``SYNC_DAEMON`` is on) and the "Sync now" button. All go through
-``run_sync``, which holds the data directory's ``sync.lock`` (an OS file lock, released by the
-OS if the process dies) and records every attempt in ``sync_status``. Imports Flask's app object
-only as a parameter, ``kiosk.data``, ``kiosk.i18n`` and the sync package.
+``run_sync``, which holds the data directory's ``sync.lock`` (``sync.daemon.sync_lock``) and
+records every attempt in ``sync_status``. Imports Flask's app object only as a parameter,
+``kiosk.data``, ``kiosk.i18n`` and the sync package.
 
 A full disk (issue 14): a sync leaves a reserve of free space (``DISK_RESERVE_MB``), fetching no
 photo or recording below it; and an outcome the database cannot take (a write needs room in its
@@ -23,28 +23,22 @@ import os
 import random
 import shutil
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 from flask import Flask
 
+from sync.daemon import LOCK_WAIT, Daemon, Scheduler, is_running, sync_lock
 from sync.engine import pending
-from sync.errors import Refused, SyncError, Unreachable
+from sync.errors import Refused, Unreachable
 
 from .data import fetch, free_space, get_db, is_disk_full, iso, media_dir, schema_version, utcnow
 from .errors import KioskError
 from .i18n import _
 
 log = logging.getLogger("infocentre.sync")
-LOCK_FILE = "sync.lock"
 OUTCOME_FILE = "sync-outcome"
 OUTCOME_BYTES = 2048  # the file's fixed size: rewriting it in place needs no new disk blocks
 MB = 1000 * 1000
-
-
-class Busy(Exception):
-    """Another sync of this centre is running (in this process or another)."""
 
 
 class NotJoined(KioskError):
@@ -71,66 +65,6 @@ def hub_client(config):
 
     return HubClient(*require_hub(config), timeout=(config["SYNC_TIMEOUT"],
                                                     config["SYNC_TIMEOUT"]))
-
-
-# One sync at a time: an OS lock on a file of the data directory.
-
-LOCK_WAIT = 1.0  # seconds a sync waits for the lock: longer than a look, shorter than a sync
-
-
-@contextlib.contextmanager
-def sync_lock(data_dir: str | Path, wait: float = 0.0):
-    """Hold the centre's sync lock, or raise Busy. The OS frees it if the process dies.
-
-    ``wait`` is how long to keep trying. A sync waits a moment, because ``is_running`` takes the
-    lock for an instant to look, and a page polling it must not make a sync give up.
-    """
-    path = Path(data_dir) / LOCK_FILE
-    handle = open(path, "a+b")  # noqa: SIM115 (closed below, after unlocking)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                _lock(handle)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    raise Busy() from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            _unlock(handle)
-    finally:
-        handle.close()
-
-
-if os.name == "nt":  # a centre PC may run Windows
-    import msvcrt
-
-    def _lock(handle) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(handle) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-else:
-    import fcntl
-
-    def _lock(handle) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(handle) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def is_running(data_dir: str | Path) -> bool:
-    try:
-        with sync_lock(data_dir):
-            return False
-    except Busy:
-        return True
 
 
 # One sync, recorded.
@@ -229,7 +163,7 @@ def record_outcome(db, data_dir: str | Path, report: dict | None, *,
                 db.conn.rollback()
         failed = error is not None
         try:
-            before = _failures(db, data_dir)
+            before = failures(db, data_dir)
         except sqlite3.Error:
             before = 0
         _write_outcome(data_dir, {
@@ -291,7 +225,7 @@ def error_code(error: BaseException, data_dir: str | Path | None = None) -> str:
     return "error"
 
 
-def _failures(db, data_dir: str | Path | None = None) -> int:
+def failures(db, data_dir: str | Path | None = None) -> int:
     """Failed attempts in a row, the outcome file's included when it is the newer."""
     failures, attempt = db.execute(
         "SELECT failures, last_attempt_at FROM sync_status WHERE id = 1").fetchone()
@@ -386,104 +320,49 @@ def disk_words(found: dict, size) -> str | None:
              "free).", free=size(found["disk_free"] or 0))
 
 
-# The daemon.
+# The daemon's view of this centre.
 
 
-def retry_delay(failures: int, *, low: float, high: float, rng=random) -> float:
-    """Seconds to wait after ``failures`` failed attempts in a row: doubling from ``low`` up to
-    ``high``, each wait drawn between its half and its whole so centres do not retry in step."""
-    ceiling = min(high, low * 2 ** max(0, failures - 1))
-    return rng.uniform(ceiling / 2, ceiling)
+class Centre:
+    """This centre as the daemon syncs it (``sync.daemon.Centre``): each call in its own app
+    context, every outcome recorded in ``sync_status``."""
 
-
-class Daemon:
-    """Syncs every ``SYNC_INTERVAL`` seconds while the hub answers; backs off while it does not.
-
-    A cheap probe (the hub's hello) comes first after a failure; a sync already running
-    elsewhere is left alone and the daemon looks again at its next turn.
-    """
-
-    def __init__(self, app: Flask, *, rng=random):
-        from apscheduler.schedulers.background import BackgroundScheduler
-
+    def __init__(self, app: Flask):
         self.app = app
-        self.rng = rng
-        self.scheduler = BackgroundScheduler(timezone=dt.timezone.utc)
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
+        self.data_dir = app.config["DATA_DIR"]
 
-    def start(self, delay: float = 1.0) -> None:
-        self.scheduler.start()
-        self._schedule(delay)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-
-    def wake(self) -> None:
-        """Try now (the "Sync now" button, when the daemon runs inside the server)."""
-        self._schedule(0)
-
-    def _schedule(self, delay: float) -> None:
-        if self.stopped.is_set():
-            return
-        wait = dt.timedelta(seconds=delay)
-        # The scheduler waits on this machine's clock; people are shown the hub's (utcnow).
-        run_date = dt.datetime.now(dt.timezone.utc) + wait
-        self.scheduler.add_job(self.attempt, "date", run_date=run_date, id="sync",
-                               replace_existing=True, max_instances=1, misfire_grace_time=None)
-        try:
-            with self.app.app_context():
-                get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
-                                 [iso(utcnow() + wait)])
-        except (sqlite3.Error, OSError) as e:  # a full disk: the try is planned all the same
-            log.warning("the next try could not be noted in the database: %s", e)
-
-    def attempt(self) -> float:
-        """One turn: probe if the last one failed, sync, and plan the next turn."""
-        if not self.lock.acquire(blocking=False):
-            return 0
-        try:
-            delay = self._turn()
-        finally:
-            self.lock.release()
-        self._schedule(delay)
-        return delay
-
-    def _turn(self) -> float:
-        config = self.app.config
+    def failures(self) -> int:
         with self.app.app_context():
-            failures = _failures(get_db(), config["DATA_DIR"])
-        backoff = retry_delay(failures + 1, low=config["SYNC_RETRY_MIN"],
-                              high=config["SYNC_RETRY_MAX"], rng=self.rng)
-        try:
-            if failures:
-                self._probe()
-            report = run_sync(self.app)
-        except Busy:
-            return config["SYNC_INTERVAL"]
-        except (NotJoined, SyncError) as e:  # recorded by run_sync or the probe
-            log.warning("sync failed (%s): %s; next try in %.0f s", error_code(e), e, backoff)
-            return backoff
-        except Exception as e:
-            if is_disk_full(e, config["DATA_DIR"]):  # recorded; no traceback every try
-                log.warning("sync failed: the disk is full (%s); next try in %.0f s", e, backoff)
-            else:
-                log.exception("sync failed on this computer; next try in %.0f s", backoff)
-            return backoff
-        log.info("synced: %d sent, %d received, %d bytes, %.1f s", report.sent, report.received,
-                 report.bytes_sent + report.bytes_received, report.seconds)
-        return config["SYNC_INTERVAL"]
+            return failures(get_db(), self.data_dir)
 
-    def _probe(self) -> None:
+    def probe(self) -> None:
         """Is the hub there? One small GET; Unreachable (recorded) if not."""
         client = hub_client(self.app.config)
         try:
             client.hello()
         except Unreachable as e:
             with self.app.app_context():
-                record_outcome(get_db(), self.app.config["DATA_DIR"], None, error=e)
+                record_outcome(get_db(), self.data_dir, None, error=e)
             raise
         finally:
             client.close()
+
+    def sync(self):
+        return run_sync(self.app)
+
+    def plan(self, seconds: float) -> None:
+        # The scheduler waits on this machine's clock; people are shown the hub's (utcnow).
+        with self.app.app_context():
+            get_db().execute("UPDATE sync_status SET next_attempt_at = ? WHERE id = 1",
+                             [iso(utcnow() + dt.timedelta(seconds=seconds))])
+
+    def error_code(self, error: BaseException) -> str:
+        return error_code(error, self.data_dir)
+
+
+def make_daemon(app: Flask, scheduler: Scheduler | None = None, *, rng=random) -> Daemon:
+    """The daemon that syncs this centre, on ``scheduler`` (a new one if None); not started."""
+    config = app.config
+    return Daemon(Centre(app), interval=config["SYNC_INTERVAL"],
+                  retry_min=config["SYNC_RETRY_MIN"], retry_max=config["SYNC_RETRY_MAX"],
+                  scheduler=scheduler, rng=rng)

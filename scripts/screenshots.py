@@ -87,7 +87,7 @@ def sign_in(page, base: str, role: str) -> None:
 def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     """The sync page synced, while a sync runs (its progress as a real one records it), after
     a failure, and when the hub was too busy to take the centre."""
-    from kiosk.syncing import sync_lock
+    from sync.daemon import sync_lock
 
     page.goto(f"{node}/sync")
     snap("sync")

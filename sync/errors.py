@@ -1,8 +1,9 @@
 """Sync errors: one base, each with one code, one HTTP status and one CLI exit code.
 
 Imports nothing. The hub answers every refusal as ``{"ok": false, "errors": [{"code",
-"message"}]}`` with the status below, and leaves its data unchanged; the node's ``sync now``
-exits 3 when the hub could not be reached and 4 when it refused.
+"message"}]}`` with the status below, and leaves its data unchanged. The ``infocentre`` command
+exits with the error's ``exit_code`` (kiosk/cli.py reads it, in one place): ``sync now`` exits 3
+when the hub could not be reached and 4 when it refused.
 """
 
 
@@ -56,6 +57,13 @@ class Busy(SyncError):
     ``retry_after`` seconds. Nothing was done."""
 
     code, http_status = "busy", 503
+
+
+class AlreadySyncing(SyncError):
+    """Another sync of this centre is running, in this process or another (``sync.lock``).
+    Nothing was done, nor recorded."""
+
+    code, http_status = "already_syncing", 409
 
 
 class TooLarge(SyncError):

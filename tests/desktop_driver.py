@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import ImageGrab
 
 from kiosk import desktop
-from kiosk.config import ROOT
+from kiosk.config import LOCALES_DIR
 from kiosk.i18n import use_language
 
 
@@ -110,7 +110,7 @@ def poll_page(window, until, timeout: float = 30):
 
 
 def main(data_dir: Path, port: int, out: Path) -> None:
-    use_language(ROOT / "locales", "en")
+    use_language(LOCALES_DIR, "en")
     seen: dict = {"started": time.monotonic()}
     base = f"http://127.0.0.1:{port}/"
 
@@ -125,7 +125,7 @@ def main(data_dir: Path, port: int, out: Path) -> None:
             window.destroy()
 
     desktop.open_kiosk(data_dir, url=None, host="127.0.0.1", port=port, fullscreen=True,
-                       locales_dir=ROOT / "locales", on_ready=on_ready)
+                       locales_dir=LOCALES_DIR, on_ready=on_ready)
     seen["server_left_running"] = desktop.answers(base, timeout=1)
     (out / "seen.json").write_text(json.dumps(seen, indent=1))
 

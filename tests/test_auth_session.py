@@ -151,3 +151,60 @@ def test_a_new_pin_ends_the_persons_other_sessions(app, db, rosa, client, sign_i
     other.post(f"/auth/people/{rosa['id']}", data={
         "pin": "9753", "confirm": "9753", "csrf_token": helper.token()})
     assert client.get("/auth/me").status_code == 302
+
+
+# Daily housekeeping (issue 15): the sessions table no longer grows for ever.
+
+
+def _wait_for(check, timeout: float = 20.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the daily job did not run"
+        time.sleep(0.05)
+
+
+def test_the_daily_job_forgets_sessions_idle_past_the_limit_and_keeps_live_ones(app, db, clock):
+    from kiosk import housekeeping
+    from kiosk.auth import models
+
+    centre = app.config["CENTRE_ID"]
+    rosa, manuel = make_account(db, centre), make_account(db, centre)
+    models.start_session(db, rosa["id"], clock())
+    clock.advance(minutes=5, seconds=1)  # Rosa left the terminal: past IDLE_MINUTES
+    live = models.start_session(db, manuel["id"], clock())
+    assert count(db, "sessions") == 2
+    assert "kiosk.auth.purge_idle_sessions" in dict(housekeeping.daily_jobs(app))
+    jobs = housekeeping.start(app, first=0)  # the scheduler `infocentre serve` runs
+    try:
+        _wait_for(lambda: count(db, "sessions") == 1)
+        assert "daily:kiosk.auth.purge_idle_sessions" in jobs.jobs()  # and again tomorrow
+    finally:
+        jobs.stop()
+    assert models.resume_session(db, live, clock(), 300).account["id"] == manuel["id"]
+
+
+@pytest.mark.live
+def test_a_running_server_purges_idle_sessions_by_itself(tmp_path):
+    import datetime as dt
+    import sqlite3
+
+    from .live import db_rows, infocentre, start_server
+
+    path = tmp_path / "centre"
+    infocentre(path, "init", "--role", "node", "--name", "Centro")
+    infocentre(path, "user", "add", "Rosa Quishpe", "--role", "villager", "--pin", "1234")
+    now = dt.datetime.now(dt.timezone.utc)
+    with sqlite3.connect(path / "infocentre.db") as conn:
+        [(account,)] = conn.execute("SELECT id FROM accounts").fetchall()
+        for sid, seen in (("stale", now - dt.timedelta(hours=3)), ("live", now)):
+            conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                         [sid, account, seen.isoformat(timespec="seconds"),
+                          seen.isoformat(timespec="seconds")])
+    conn.close()
+    server = start_server(path)
+    try:
+        _wait_for(lambda: db_rows(path, "SELECT id FROM sessions") == [("live",)])
+    finally:
+        server.stop()

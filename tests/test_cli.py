@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import pexpect
 import pytest
 
 from kiosk import catalogues
-from kiosk.cli import cli, terminal_language
+from kiosk.cli import cli, failure, terminal_language
 from kiosk.data import open_db
+from kiosk.errors import KioskError
+from sync.errors import AlreadySyncing, BundleError, Refused, Unreachable
 
 from .factories import count
 
@@ -269,3 +272,27 @@ def test_serve_stops_cleanly_when_asked_to_terminate(data_dir):
     server = start_server(data_dir)
     server.process.terminate()
     assert server.process.wait(timeout=15) == 0
+
+
+# One place maps errors to exit codes (issue 15): the error's own exit_code.
+
+
+@pytest.mark.parametrize("error, code, words", [
+    (KioskError("Nothing was changed."), 1, "Nothing was changed."),
+    (Unreachable("No answer from the hub."), 3, "No answer from the hub."),
+    (Refused("This centre was revoked.", "revoked", 401), 4, "This centre was revoked."),
+    (AlreadySyncing("held"), 1, "Another sync of this centre is running"),
+    (BundleError("not a bundle", "not_bundle"), 1, "not a bundle"),
+    (sqlite3.OperationalError("database or disk is full"), 1, "The disk of this computer is full"),
+    (sqlite3.DatabaseError("file is not a database"), 1, "The database could not be used"),
+])
+def test_an_expected_failure_exits_with_its_errors_code_and_one_line(tmp_path, error, code,
+                                                                     words):
+    found = failure(error, tmp_path)
+    assert found.exit_code == code == getattr(error, "exit_code", 1)
+    assert found.format_message().startswith(words)
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), PermissionError(13, "denied")])
+def test_anything_else_is_a_bug_and_keeps_its_traceback(error):
+    assert failure(error) is None

@@ -2,6 +2,7 @@
 person, Kichwa falling back to Spanish, and dates, numbers and prices formatted per locale."""
 
 import io
+from pathlib import Path
 
 import pytest
 from babel.messages.mofile import write_mo
@@ -62,6 +63,29 @@ def test_kichwa_falls_back_to_spanish_not_english(app):
                and not (m.id in kichwa and catalogues.is_translated(kichwa[m.id])))
     loaded = i18n.load_translations(app.config["LOCALES_DIR"], "qu_EC")
     assert loaded.ugettext(gap) == spanish[gap].string != gap
+
+
+def test_each_request_keeps_its_own_language_and_flask_babel_agrees(app):
+    """The language lives on the request (public Flask, issue 15): two requests in one app
+    context do not share it, and Flask-Babel's own gettext and locale follow it."""
+    import flask_babel
+
+    spanish = catalogues.read("es")
+    word = next(m.id for m in MESSAGES if isinstance(m.id, str) and "%" not in m.id
+                and spanish[m.id].string and spanish[m.id].string != m.id)
+    with app.app_context():
+        with app.test_request_context("/"):
+            i18n.set_request_language("es")
+            assert i18n._(word) == spanish[word].string == flask_babel.gettext(word)
+            assert str(flask_babel.get_locale()) == "es" and i18n.current_language() == "es"
+        with app.test_request_context("/"):
+            assert i18n.current_language() == "en" and i18n._(word) == word
+
+
+def test_i18n_uses_no_private_flask_or_flask_babel_names():
+    source = (Path(i18n.__file__)).read_text("utf-8")
+    assert "_cv_" not in source and "flask.globals" not in source
+    assert "(flask_babel." not in source  # no subclass overriding Flask-Babel's internals
 
 
 def test_arabic_pages_are_right_to_left(client, sign_in):

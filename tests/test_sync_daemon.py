@@ -17,6 +17,8 @@ import pytest
 
 from kiosk import syncing
 from kiosk.config import update_file, write_token
+from sync import daemon as daemons
+from sync.errors import AlreadySyncing, Unreachable
 
 from .conftest import SignIn, make_app
 from .factories import PIN, make_account
@@ -54,10 +56,71 @@ def test_retries_double_up_to_the_ceiling_with_jitter_between_half_and_whole():
     rng = random.Random(7)
     for failures in range(1, 15):
         ceiling = min(60.0, 2.0 * 2 ** (failures - 1))
-        waits = [syncing.retry_delay(failures, low=2, high=60, rng=rng) for _ in range(200)]
+        waits = [daemons.retry_delay(failures, low=2, high=60, rng=rng) for _ in range(200)]
         assert all(ceiling / 2 <= w <= ceiling for w in waits)
         assert max(waits) - min(waits) > ceiling / 4  # centres do not retry in step
-    assert syncing.retry_delay(1000, low=2, high=60, rng=rng) <= 60
+    assert daemons.retry_delay(1000, low=2, high=60, rng=rng) <= 60
+
+
+# The daemon's loop, on plain values: a centre given as an object, no Flask app.
+
+
+class ScriptedCentre:
+    """A centre whose syncs end as the test says, in order ("ok", "busy", or an error)."""
+
+    def __init__(self, outcomes):
+        self.outcomes, self.calls, self.failed, self.planned = list(outcomes), [], 0, []
+
+    def failures(self) -> int:
+        return self.failed
+
+    def probe(self) -> None:
+        self.calls.append("probe")
+
+    def sync(self):
+        self.calls.append("sync")
+        outcome = self.outcomes.pop(0)
+        if outcome == "busy":
+            raise AlreadySyncing("held elsewhere")
+        if isinstance(outcome, Exception):
+            self.failed += 1
+            raise outcome
+        self.failed = 0
+        from sync.client import SyncReport
+
+        return SyncReport()
+
+    def plan(self, seconds: float) -> None:
+        self.planned.append(seconds)
+
+    def error_code(self, error) -> str:
+        return f"unreachable:{error.reason}" if isinstance(error, Unreachable) else "error"
+
+
+def test_the_daemon_backs_off_probes_first_after_a_failure_and_leaves_a_running_sync_alone():
+    centre = ScriptedCentre([Unreachable("no", "no_answer"), Unreachable("no", "no_answer"),
+                             "busy", "ok"])
+    daemon = daemons.Daemon(centre, interval=300, retry_min=30, retry_max=3600,
+                            rng=random.Random(1))
+    waits = [daemon.attempt() for _ in range(4)]
+    assert centre.calls == ["sync", "probe", "sync", "probe", "sync", "probe", "sync"]
+    assert 15 <= waits[0] <= 30 and 30 <= waits[1] <= 60  # doubling, with jitter
+    assert waits[2:] == [300, 300]  # someone else's sync counts as done; a success waits long
+    assert centre.planned == waits  # each next try noted where people read it
+    daemon.stop()
+
+
+def test_daily_jobs_run_at_start_and_a_failing_one_stops_nothing():
+    ran = threading.Event()
+    scheduler = daemons.Scheduler()
+    scheduler.daily("broken", lambda: 1 / 0, first=0)
+    scheduler.daily("purge", ran.set, first=0)
+    scheduler.start()
+    try:
+        assert ran.wait(10)
+        assert sorted(scheduler.jobs()) == ["daily:broken", "daily:purge"]
+    finally:
+        scheduler.stop()
 
 
 # One sync at a time.
@@ -66,7 +129,7 @@ def test_retries_double_up_to_the_ceiling_with_jitter_between_half_and_whole():
 HOLD_LOCK = """
 import sys
 import threading
-from kiosk.syncing import sync_lock
+from sync.daemon import sync_lock
 with sync_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
@@ -79,7 +142,7 @@ def test_only_one_sync_runs_at_a_time_across_processes(tmp_path, hub):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert syncing.is_running(path)
+        assert daemons.is_running(path)
         result = infocentre(path, "sync", "now", "--json", check=False)
         assert result.returncode == 1 and "Another sync" in result.stderr
         assert json.loads(result.stdout)["status"] == "error"
@@ -87,13 +150,13 @@ def test_only_one_sync_runs_at_a_time_across_processes(tmp_path, hub):
     finally:
         holder.stdin.close()
         holder.wait(10)
-    assert not syncing.is_running(path)  # the OS let go of it with the process
+    assert not daemons.is_running(path)  # the OS let go of it with the process
     assert infocentre(path, "sync", "now").returncode == 0
 
 
 def test_a_look_at_the_lock_never_makes_a_sync_give_up(tmp_path):
     """The sync page asks `is_running` every second; a sync starting at that instant must run."""
-    with syncing.sync_lock(tmp_path):  # someone looking, for a while longer than a look takes
+    with daemons.sync_lock(tmp_path):  # someone looking, for a while longer than a look takes
         started = time.monotonic()
         waiter = threading.Thread(target=lambda: held.append(_take(tmp_path)))
         held: list = []
@@ -102,13 +165,13 @@ def test_a_look_at_the_lock_never_makes_a_sync_give_up(tmp_path):
     waiter.join(5)
     assert held == ["taken"] and time.monotonic() - started >= 0.3
     # A real sync holding it for longer than the wait still turns the next one away.
-    with syncing.sync_lock(tmp_path), pytest.raises(syncing.Busy):
-        with syncing.sync_lock(tmp_path, wait=0.2):
+    with daemons.sync_lock(tmp_path), pytest.raises(AlreadySyncing):
+        with daemons.sync_lock(tmp_path, wait=0.2):
             pass
 
 
 def _take(data_dir) -> str:
-    with syncing.sync_lock(data_dir, wait=syncing.LOCK_WAIT):
+    with daemons.sync_lock(data_dir, wait=daemons.LOCK_WAIT):
         return "taken"
 
 
@@ -119,7 +182,7 @@ def test_a_killed_sync_does_not_keep_the_lock(tmp_path, hub):
     assert holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait(10)
-    assert not syncing.is_running(path)
+    assert not daemons.is_running(path)
 
 
 # Status.
@@ -255,7 +318,7 @@ def test_the_sync_page_shows_the_status_to_everyone_and_the_button_to_facilitato
     assert "Sync now" in page
     assert client.post("/sync/now", data={}).status_code == 400  # no CSRF token: refused
     data = Path(joined_app.config["DATA_DIR"])
-    with syncing.sync_lock(data):  # the daemon, or another terminal, is syncing
+    with daemons.sync_lock(data):  # the daemon, or another terminal, is syncing
         db.execute("UPDATE sync_status SET progress = ?", [json.dumps(
             {"sent": 40, "received": 0, "to_send": 90, "file_bytes": 845_000})])
         busy = client.post("/sync/now", data={"csrf_token": sign_in.token()},
@@ -265,7 +328,7 @@ def test_the_sync_page_shows_the_status_to_everyone_and_the_button_to_facilitato
     assert 'Photos and recordings moved so far: <bdi dir="ltr">845.0 kB</bdi>' in busy
     response = client.post("/sync/now", data={"csrf_token": sign_in.token()})
     assert response.status_code == 302 and response.location.endswith("/sync")
-    wait_for(lambda: not syncing.is_running(data) and db_rows(
+    wait_for(lambda: not daemons.is_running(data) and db_rows(
         data, "SELECT last_error_code FROM sync_status")[0][0], what="the sync to fail")
     page = client.get("/sync").get_data(as_text=True)
     assert "Last problem:" in page and "No connection to the hub" in page
@@ -289,7 +352,7 @@ def test_the_next_try_is_shown_by_the_hubs_clock_like_every_other_time(joined_ap
     """The PC runs a day behind the hub; the scheduler waits on the PC's clock, but the time
     stored for people is the hub's, as "last sync" is, so "next try in 10 minutes" stays true."""
     db.execute("UPDATE _sync_state SET offset_ms = ?", [86_400_000])
-    daemon = syncing.Daemon(joined_app)  # never started: only its plan is looked at
+    daemon = syncing.make_daemon(joined_app)  # never started: only its plan is looked at
     daemon._schedule(600)
     [(when,)] = db.execute("SELECT next_attempt_at FROM sync_status").fetchall()
     assert when == "2026-11-24T15:10:00+00:00", when  # the fake clock's now, a day on, + 600 s

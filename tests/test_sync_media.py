@@ -276,7 +276,7 @@ def test_a_photo_added_at_the_hub_reaches_its_centre_in_the_hubs_bundle(tmp_path
 
 
 def test_a_bundle_waits_for_no_sync_it_refuses_while_one_runs(tmp_path):
-    from kiosk.syncing import sync_lock
+    from sync.daemon import sync_lock
 
     _hub_dir, a, _a_id = offline_pair(tmp_path)
     with sync_lock(a):  # the daemon, in the middle of a sync

@@ -14,8 +14,9 @@ import click
 from flask import current_app
 
 from sync import bundle as bundles
+from sync.daemon import LOCK_WAIT, sync_lock
 from sync.engine.clock import wall_ms
-from sync.errors import BundleError, SyncError
+from sync.errors import BundleError, Refused, SyncError
 from sync.media import Store
 
 from .. import syncing
@@ -23,7 +24,7 @@ from ..data import get_db, media_dir, schema_version
 from ..errors import KioskError
 from ..i18n import _, ngettext
 
-PARTLY = 4  # exit code: the hub refused a batch; what came before it was applied
+PARTLY = Refused.exit_code  # the hub refused a batch; what came before it was applied
 
 
 @click.group(help="Carry changes between a centre and its hub on a file (a USB stick), with no "
@@ -139,12 +140,8 @@ def _one_at_a_time(config):
     if config["ROLE"] == "hub":
         yield
         return
-    try:
-        with syncing.sync_lock(config["DATA_DIR"], wait=syncing.LOCK_WAIT):
-            yield
-    except syncing.Busy:
-        raise KioskError(_("Another sync of this centre is running; try again when it "
-                           "ends.")) from None
+    with sync_lock(config["DATA_DIR"], wait=LOCK_WAIT):  # AlreadySyncing: the CLI says so
+        yield
 
 
 def _media(report: bundles.BundleReport) -> str:

@@ -15,10 +15,10 @@ from jinja2.filters import do_filesizeformat
 from sync import signing
 from sync.engine import purge as purge_engine
 from sync.engine.clock import wall_ms
-from sync.errors import Refused, Unreachable
+from sync.errors import Refused, SyncError, Unreachable
 
 from .. import syncing
-from ..data import disk_full_message, get_db, is_disk_full, utcnow
+from ..data import get_db, is_disk_full, utcnow
 from ..errors import KioskError
 from ..i18n import _, ngettext
 from . import models
@@ -101,28 +101,27 @@ def now(installation, as_json):
     from sync.client import SyncReport
 
     report = SyncReport()
-    code, message = 0, None
     try:
-        app = installation.app()
-        with app.app_context():
-            _require("node")
-        syncing.run_sync(app, report=report)
-    except syncing.Busy:
-        code, message = 1, _("Another sync of this centre is running; try again when it ends.")
-    except Unreachable as e:
-        report.status, code, message = "unreachable", 3, str(e)
-    except Refused as e:
-        report.status, code, message = "refused", 4, str(e)
-    except (KioskError, ValueError) as e:
-        code, message = 1, str(e)
-    except (sqlite3.Error, OSError) as e:  # recorded by run_sync; said plainly, JSON still
-        code, message = 1, (disk_full_message(installation.data_dir)
-                            if is_disk_full(e, installation.data_dir)
-                            else _("The database could not be used: %(error)s", error=e))
-    if code == 1:
-        report.status = "error"
-    _print_report(report, as_json, message)
-    sys.exit(code)
+        try:
+            app = installation.app()
+            with app.app_context():
+                _require("node")
+            syncing.run_sync(app, report=report)
+        except ValueError as e:  # a hub address that is not one
+            raise KioskError(str(e)) from e
+        except (sqlite3.Error, OSError) as e:  # recorded by run_sync; said plainly, JSON still
+            if not is_disk_full(e, installation.data_dir):
+                raise KioskError(_("The database could not be used: %(error)s",
+                                   error=e)) from e
+            raise
+    except (KioskError, SyncError, sqlite3.Error, OSError) as e:
+        # The report is printed whatever happens; the CLI says why and exits with the error's
+        # code (kiosk.cli.failure).
+        report.status = ("unreachable" if isinstance(e, Unreachable) else
+                         "refused" if isinstance(e, Refused) else "error")
+        _print_report(report, as_json)
+        raise
+    _print_report(report, as_json)
 
 
 @sync.command("status", help="When this centre last synced, what waits to go up, the last "
@@ -181,7 +180,7 @@ def daemon(installation):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = syncing.Daemon(app)
+    worker = syncing.make_daemon(app)
     worker.start(delay=0)
     click.echo(_("Syncing with %(hub)s whenever it answers (Ctrl+C to stop).",
                  hub=app.config["HUB_URL"]))
@@ -190,9 +189,7 @@ def daemon(installation):
     worker.stop()
 
 
-def _print_report(report, as_json: bool, message: str | None) -> None:
-    if message:
-        click.echo(f"infocentre: {message}", err=True)
+def _print_report(report, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict()))
         return

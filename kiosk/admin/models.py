@@ -12,7 +12,7 @@ import uuid
 
 from sqlite_utils import Database
 
-from sync.engine import REGION, UPLOAD_HUB, SyncedTable
+from sync.engine import REGION, UPLOAD_HUB, SyncedTable, nodes
 
 from ..data import iso, writing
 from ..errors import NotFound
@@ -43,18 +43,18 @@ def register_node(db: Database, *, name: str, hub_id: str, now: dt.datetime) -> 
     node_id = str(uuid.uuid4())
     with writing(db):
         add_centre(db, centre_id=node_id, name=name, role="node", now=now, owner_id=hub_id)
-        db.execute("INSERT INTO _sync_nodes (node_id, generation, created_at) VALUES (?, 1, ?)",
-                   [node_id, iso(now)])
-    return {"node_id": node_id, "generation": 1}
+        generation = nodes.register_node(db, node_id, iso(now))
+    return {"node_id": node_id, "generation": generation}
 
 
 def revoke_node(db: Database, node_id: str, now: dt.datetime) -> bool:
     """Stop a centre's token working at once: the hub answers it 'revoked'."""
-    return db.execute("UPDATE _sync_nodes SET revoked_at = ? WHERE node_id = ? AND revoked_at "
-                      "IS NULL", [iso(now), node_id]).rowcount > 0
+    return nodes.revoke_node(db, node_id, iso(now))
 
 
 def list_nodes(db: Database) -> list[dict]:
-    return list(db.query(
-        "SELECT n.node_id, c.name, n.created_at, n.last_seen_at, n.revoked_at, n.schema_version "
-        "FROM _sync_nodes n LEFT JOIN centres c ON c.id = n.node_id ORDER BY c.name"))
+    """The registered centres with their names, by name."""
+    names = dict(db.execute("SELECT id, name FROM centres").fetchall())
+    found = [{"node_id": n["node_id"], "name": names.get(n["node_id"]), **n}
+             for n in nodes.list_nodes(db)]
+    return sorted(found, key=lambda n: (n["name"] is not None, n["name"] or ""))

@@ -1,7 +1,8 @@
 """The centre's sync page: when it last synced, what waits to go up, the last problem in plain
 words, and (for facilitators and admins) a "Sync now" button whose progress the page shows.
 
-Imports Flask, ``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n`` and ``kiosk.syncing``.
+Imports Flask, ``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n``, ``kiosk.syncing`` and
+``sync.daemon``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import threading
 import time
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+
+from sync.daemon import is_running
+from sync.errors import AlreadySyncing
 
 from .. import syncing
 from ..auth.access import can, node_only, permission_required, signin_required
@@ -39,7 +43,7 @@ def sync_start():
     if not current_app.config["HUB_URL"]:
         flash(_("This centre is not connected to a regional hub yet."), "error")
         return redirect(url_for("admin.sync_page"))
-    if syncing.is_running(current_app.config["DATA_DIR"]):
+    if is_running(current_app.config["DATA_DIR"]):
         flash(_("A sync is already running. Its progress is shown below."), "info")
         return redirect(url_for("admin.sync_page"))
     daemon = current_app.extensions["infocentre"].get("daemon")
@@ -57,7 +61,7 @@ def sync_start():
 def _run(app) -> None:
     try:
         syncing.run_sync(app)
-    except syncing.Busy:
+    except AlreadySyncing:
         pass
     except Exception as e:  # recorded in sync_status; the page tells in plain words
         log.warning("sync failed: %s", e)
@@ -66,7 +70,7 @@ def _run(app) -> None:
 def _wait_for_start(data_dir, seconds: float = 1.0) -> bool:
     """Let the sync take its lock, so the page the button leads to already shows it running."""
     deadline = time.monotonic() + seconds
-    while not syncing.is_running(data_dir):
+    while not is_running(data_dir):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)

@@ -5,10 +5,19 @@ from flask import url_for
 from ..i18n import _
 from .access import can
 from .cli import cli
-from .models import SYNCED_TABLES, demo
+from .models import SYNCED_TABLES, demo, purge_sessions
 from .views import bp
 
-__all__ = ["SYNCED_TABLES", "bp", "cli", "demo", "tiles"]
+__all__ = ["DAILY", "SYNCED_TABLES", "bp", "cli", "demo", "tiles"]
+
+
+def purge_idle_sessions(db, *, config, now) -> int:
+    """Forget the sessions idle past ``IDLE_MINUTES``: they sign nobody in any more, and the
+    table would grow for ever (issue 15). Returns how many went."""
+    return purge_sessions(db, now, config["IDLE_MINUTES"] * 60)
+
+
+DAILY = [purge_idle_sessions]  # run once a day by the server (kiosk/housekeeping.py)
 
 
 def tiles(user: dict | None) -> list[dict]:

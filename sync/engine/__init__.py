@@ -4,6 +4,7 @@ Imports the standard library, sqlite-utils and ``sync.errors`` only: no Flask, n
 nothing from kiosk. See sync/README.md for the rules it follows.
 """
 
+from . import nodes
 from .capture import install
 from .changes import Catalog
 from .exchange import build_request, process_reply, start_resync
@@ -24,6 +25,7 @@ from .registry import (
     owner_and,
 )
 from .restamp import note_hub_time
+from .state import read_state
 
 
 def pending(db) -> int:
@@ -36,6 +38,6 @@ def pending(db) -> int:
 __all__ = [
     "OWNER", "REGION", "UPLOAD_ANY", "UPLOAD_HUB", "UPLOAD_OWNER", "Catalog", "SchemaProblem",
     "Scope", "SyncedTable", "build_request", "check_schema", "consent", "install", "node_buckets",
-    "note_hub_time", "owner_and", "pending", "process_reply", "purge", "serve_exchange",
-    "start_resync",
+    "nodes", "note_hub_time", "owner_and", "pending", "process_reply", "purge", "read_state",
+    "serve_exchange", "start_resync",
 ]
