@@ -35,8 +35,6 @@ from pathlib import Path
 
 from jinja2.filters import do_filesizeformat
 
-from sync.engine.state import read_state
-
 from . import config as config_module
 from .data import PRIVATE_DIR, PRIVATE_FILE, free_space, is_disk_full, open_db
 from .data import backup as copy_database
@@ -222,7 +220,7 @@ def _write(data_dir: Path, part: Path, blobs: dict[str, tuple[Path, int]],
         # First the database, then the media: a row can only name a blob stored before it, and
         # blobs are never removed, so every blob the copy names is still there to take.
         copy_database(source, part / config_module.DATABASE_FILE)
-        offset_ms = read_state(source)["offset_ms"] if _has_state(source) else 0
+        offset_ms = _offset_ms(source)
     finally:
         source.close()
     made = (now or _utc)() + dt.timedelta(milliseconds=offset_ms)  # by the hub's clock
@@ -278,9 +276,12 @@ def _identity(data_dir: Path) -> dict:
             "centre_name": stored.get("CENTRE_NAME")}
 
 
-def _has_state(db) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE name = '_sync_state'").fetchone() \
-        is not None
+def _offset_ms(db) -> int:
+    """The hub's clock minus this PC's, as the last sync measured it (0 before one)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = '_sync_state'").fetchone():
+        return 0
+    row = db.execute("SELECT offset_ms FROM _sync_state WHERE id = 1").fetchone()
+    return row[0] if row and isinstance(row[0], int) else 0
 
 
 def _blobs(media: Path) -> dict[str, tuple[Path, int]]:
