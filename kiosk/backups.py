@@ -192,6 +192,25 @@ def take_daily_backup(data_dir: str | os.PathLike, *, folder: str | os.PathLike 
         return None
 
 
+def daily_backup(config, *, now: Callable[[], dt.datetime] | None = None
+                 ) -> BackupReport | None:
+    """The daemon's daily job, from an app's config (plain values): today's backup into
+    ``BACKUP_DIR`` unless ``BACKUP_DAILY`` is off or one was taken today. Never raises for a
+    backup that cannot be written (a full disk, a stick pulled out): logged, and tried again at
+    the next turn, while the centre goes on working."""
+    if not config.get("BACKUP_DAILY", True):
+        return None
+    from .syncing import disk_reserve  # the sync's reserve: a backup leaves the same room
+
+    chosen = settings(config)
+    try:
+        return take_daily_backup(config["DATA_DIR"], folder=chosen["folder"],
+                                 keep=chosen["keep"], reserve=disk_reserve(config), now=now)
+    except (BackupError, OSError) as e:
+        log.warning("the daily backup could not be taken: %s", e)
+        return None
+
+
 def prune(folder: Path, keep: int) -> list[Path]:
     """Remove all but the newest ``keep`` complete backups; the paths removed."""
     removed = []

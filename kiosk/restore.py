@@ -96,10 +96,14 @@ def _fill(backup: Path, manifest: dict, work: Path, skip_damaged_media: bool) ->
     if not damaged and not _intact(work / config_module.DATABASE_FILE):
         damaged.append(config_module.DATABASE_FILE)
     if damaged:
+        older = _older(backup)
+        if older is None:
+            raise BackupError(_("The backup %(path)s is damaged (%(files)s): nothing was "
+                                "restored, and there is no older backup beside it.",
+                                path=backup, files=", ".join(damaged)))
         raise BackupError(_("The backup %(path)s is damaged (%(files)s): nothing was restored. "
                             "Restore an older one: infocentre restore %(older)s",
-                            path=backup, files=", ".join(damaged),
-                            older=_older(backup) or backup.parent))
+                            path=backup, files=", ".join(damaged), older=older))
     bad = []
     media = work / "media"
     for entry in manifest["blobs"]:

@@ -500,3 +500,19 @@ def test_backups_are_refused_where_no_centre_is_set_up(tmp_path):
     assert take_backup(tmp_path / "c", tmp_path / "backups").blobs == 0
     assert sqlite3.connect(tmp_path / "c" / "infocentre.db").execute(
         "PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_the_daily_job_takes_one_backup_a_day_into_its_folder_and_says_when_it_cannot(
+        tmp_path, app, clock):
+    from kiosk.backups import daily_backup
+
+    config = {**app.config, "BACKUP_DIR": str(tmp_path / "daily"), "BACKUP_KEEP": 3}
+    assert daily_backup(config, now=clock) is not None
+    assert daily_backup(config, now=clock) is None  # one a day
+    clock.advance(days=1)
+    assert daily_backup({**config, "BACKUP_DAILY": False}, now=clock) is None
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    assert daily_backup({**config, "BACKUP_DIR": str(tmp_path / "blocked")}, now=clock) is None
+    assert len(list_backups(tmp_path / "daily")) == 1
+    assert daily_backup(config, now=clock) is not None
+    assert len(list_backups(tmp_path / "daily")) == 2
