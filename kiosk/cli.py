@@ -8,6 +8,7 @@ LC_MESSAGES, LANG), which only this module and ``kiosk.config`` read from the en
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -259,6 +260,64 @@ def demo(installation):
     for m in made:
         if "message" in m:
             click.echo(m["message"])
+
+
+@cli.command(help="Back up the whole data directory (database, photos and recordings, "
+             "settings, keys) into a folder of backups, keeping the newest ones.")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--keep", type=click.IntRange(1, 1000),
+              help="How many backups to keep in the folder (default BACKUP_KEEP, 7).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_obj
+def backup(installation, folder, keep, as_json):
+    from .backups import settings, take_backup
+    from .syncing import disk_reserve
+
+    config = config_module.load({"DATA_DIR": str(installation.data_dir)})
+    chosen = settings(config)
+    made = take_backup(installation.data_dir, folder or chosen["folder"],
+                       keep=keep or chosen["keep"], reserve=disk_reserve(config))
+    if as_json:
+        click.echo(json.dumps(made.as_dict()))
+        return
+    click.echo(_("Backup written to %(path)s in %(seconds).1f s.", path=made.path,
+                 seconds=made.seconds))
+    click.echo(ngettext("%(num)d photo or recording, %(copied)d copied.",
+                        "%(num)d photos and recordings, %(copied)d copied.", made.blobs,
+                        copied=made.blobs_copied))
+    if made.damaged:
+        click.echo(ngettext("%(num)d photo or recording is damaged on this computer and was "
+                            "left out; the hub can send it again.",
+                            "%(num)d photos or recordings are damaged on this computer and "
+                            "were left out; the hub can send them again.", len(made.damaged)),
+                   err=True)
+    if made.removed:
+        click.echo(ngettext("%(num)d older backup removed.", "%(num)d older backups removed.",
+                            len(made.removed)))
+
+
+@cli.command(help="Put a backup back into a new or empty data directory (--data-dir): FOLDER "
+             "is a folder of backups (the newest is used) or one backup inside it.")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--skip-damaged-media", is_flag=True,
+              help="Restore a backup whose only damage is in photos or recordings, without them.")
+@click.pass_obj
+def restore(installation, folder, skip_damaged_media):
+    from .restore import restore_backup
+
+    made = restore_backup(folder, installation.data_dir, skip_damaged_media=skip_damaged_media)
+    click.echo(_("Restored %(name)s as it was at %(time)s, from %(path)s, into %(target)s.",
+                 name=made["centre_name"], time=made["made_at"], path=made["path"],
+                 target=installation.data_dir))
+    if made["blobs_left_out"]:
+        click.echo(ngettext("%(num)d damaged photo or recording was left out.",
+                            "%(num)d damaged photos or recordings were left out.",
+                            made["blobs_left_out"]))
+    if made["role"] == "hub":
+        click.echo(_("At their next sync, the centres send everything they hold again."))
+    else:
+        click.echo(_("At its next sync this centre sends what it holds and receives everything "
+                     "the hub has again."))
 
 
 def _attach_area_commands() -> None:

@@ -104,6 +104,12 @@ OPTIONS = [
     Option("DISK_RESERVE_MB", None, "Free space, in MB, that a sync leaves on the data "
            "directory's disk: below it, photos and recordings wait for a later sync (the rows "
            "still sync). Unset: 5 % of the disk, at least 200 MB and at most 1 GB."),
+    Option("BACKUP_DIR", None, "Where the daily backups go (infocentre backup's folder when "
+           "none is given). Unset: the data directory's backups folder; a USB stick or "
+           "another disk survives the PC's.", True),
+    Option("BACKUP_KEEP", 7, "How many backups to keep; older ones are removed after each new "
+           "one.", True),
+    Option("BACKUP_DAILY", True, "A centre's server takes a backup a day.", True),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
@@ -112,7 +118,8 @@ _TYPES = {
     "PIN_LOCK_MINUTES": float, "SECURE_COOKIES": _bool, "THREADS": int, "SYNC_BATCH": int,
     "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
     "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float, "SYNC_TIMEOUT": float,
-    "SYNC_QUEUE_MAX": float, "DISK_RESERVE_MB": _optional_float,
+    "SYNC_QUEUE_MAX": float, "DISK_RESERVE_MB": _optional_float, "BACKUP_KEEP": int,
+    "BACKUP_DAILY": _bool,
 }
 
 
@@ -240,6 +247,8 @@ def validate(settings: dict) -> None:
                             "SYNC_RETRY_MAX at least SYNC_RETRY_MIN."))
     if settings["DISK_RESERVE_MB"] is not None and not settings["DISK_RESERVE_MB"] >= 0:
         raise ConfigError(_("DISK_RESERVE_MB must be a number of megabytes, 0 or more."))
+    if not 1 <= settings["BACKUP_KEEP"] <= 1000:
+        raise ConfigError(_("BACKUP_KEEP must be between 1 and 1000."))
     if not 1 <= settings["THREADS"] <= 64:
         raise ConfigError(_("THREADS must be between 1 and 64."))
     if not (1 <= settings["SYNC_BATCH"] <= 100_000 and 1 <= settings["SYNC_PAGE"] <= 100_000):
