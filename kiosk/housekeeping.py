@@ -1,6 +1,7 @@
-"""The running server's background jobs: each area's daily housekeeping (an area may offer
-``DAILY``, a list of ``job(db, *, config, now)``), on the scheduler of sync/daemon.py, which
-also carries a joined centre's sync daemon. Imports ``kiosk.data`` and ``sync.daemon``.
+"""The running server's background jobs: the day's backup (kiosk/backups.py) and each area's
+daily housekeeping (an area may offer ``DAILY``, a list of ``job(db, *, config, now)``), on the
+scheduler of sync/daemon.py, which also carries a joined centre's sync daemon. Imports
+``kiosk.data`` and ``sync.daemon``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from flask import Flask
 
 from sync.daemon import DAILY_FIRST, Scheduler
 
-from . import areas
+from . import areas, backups
 from .data import get_db, utcnow
 
 
 def daily_jobs(app: Flask) -> list[tuple[str, Callable[[], object]]]:
-    """(name, job) of every daily job of this installation, each run in its own app context."""
-    found = []
+    """(name, job) of every daily job of this installation, each run in its own app context.
+
+    The backup comes first: it is the one a dead disk makes count. It takes one a day (UTC) at
+    most, however often the PC is started, and logs rather than raises when it cannot."""
+    found = [("backup", functools.partial(backups.daily_backup, app.config))]
     for area in areas(app.config["AREAS"]):
         for job in getattr(area, "DAILY", ()):
             found.append((f"{area.__name__}.{job.__name__}",

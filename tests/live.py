@@ -85,6 +85,8 @@ def start_server(data_dir: Path, env: dict | None = None, timeout: float = 30,
     to run ``infocentre`` (default: ``python -m kiosk``), in ``environ`` (default: this
     process's) with ``env`` added."""
     port = port or free_port()
+    # A server's daily backup starts seconds after it does: tests that want one say so.
+    env = {"INFOCENTRE_BACKUP_DAILY": "0", **(env or {})}
     log = open(data_dir / "server.log", "w")  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
         [*(command or [sys.executable, "-m", "kiosk"]), "--data-dir", str(data_dir), "serve",

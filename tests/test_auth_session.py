@@ -186,9 +186,11 @@ def test_the_daily_job_forgets_sessions_idle_past_the_limit_and_keeps_live_ones(
 
 
 @pytest.mark.live
-def test_a_running_server_purges_idle_sessions_by_itself(tmp_path):
+def test_a_running_server_purges_idle_sessions_and_takes_a_backup_by_itself(tmp_path):
     import datetime as dt
     import sqlite3
+
+    from kiosk.backups import list_backups
 
     from .live import db_rows, infocentre, start_server
 
@@ -203,8 +205,10 @@ def test_a_running_server_purges_idle_sessions_by_itself(tmp_path):
                          [sid, account, seen.isoformat(timespec="seconds"),
                           seen.isoformat(timespec="seconds")])
     conn.close()
-    server = start_server(path)
+    server = start_server(path, env={"INFOCENTRE_BACKUP_DAILY": "1"})
     try:
         _wait_for(lambda: db_rows(path, "SELECT id FROM sessions") == [("live",)])
+        # The day's backup, the other daily job, into the data directory's backups folder.
+        _wait_for(lambda: len(list_backups(path / "backups")) == 1)
     finally:
         server.stop()
