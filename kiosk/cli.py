@@ -318,6 +318,9 @@ def restore(installation, folder, skip_damaged_media):
     else:
         click.echo(_("At its next sync this centre sends what it holds and receives everything "
                      "the hub has again."))
+        # PINs never leave a centre: people added after the backup come back without one.
+        click.echo(_("People added after this backup come back from the hub without their PIN: "
+                     "give each a new one (infocentre user reset NAME)."))
 
 
 def _attach_area_commands() -> None:

@@ -425,6 +425,7 @@ def test_restore_into_an_empty_folder_fills_it(tmp_path, data_dir, run_cli):
     (tmp_path / "empty").mkdir()
     result = run_cli(tmp_path / "empty", "restore", tmp_path / "backups")
     assert result.exit_code == 0 and "Restored Centro de Prueba as it was at" in result.output
+    assert "come back from the hub without their PIN" in result.output  # PINs stay at a centre
     assert db_rows(tmp_path / "empty", "SELECT name FROM centres") == [("Centro de Prueba",)]
     assert not [p for p in tmp_path.iterdir() if ".restoring-" in p.name]
 
