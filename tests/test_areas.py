@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -212,3 +213,19 @@ def test_the_smallest_area_is_migrations_and_synced_tables(data_dir):
     assert ("synctest", "m0001_tables") in db.execute(
         "SELECT migration_set, name FROM _sqlite_migrations").fetchall()
     assert data.schema_version(db) > 0
+
+
+def test_the_smallest_area_of_the_readme_is_made_captured_and_reported(data_dir, tmp_path,
+                                                                       monkeypatch):
+    """kiosk/README.md's example area works as it is written."""
+    readme = (Path(__file__).resolve().parent.parent / "kiosk" / "README.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", readme, re.S)
+    (tmp_path / "noticeboard.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    db = open_db(data_dir / config.DATABASE_FILE)
+    before = schema_version(db)
+    create_app({"DATA_DIR": str(data_dir), "AREAS": [*config.DEFAULT_AREAS, "noticeboard"]})
+    assert schema_version(db) == before + 1
+    db.execute("INSERT INTO notices (id, centre_id, text) VALUES ('n1', ?, 'Minga el sábado')",
+               [db.execute("SELECT node_id FROM _sync_state").fetchone()[0]])
+    assert db.execute("SELECT count(*) FROM _sync_clock WHERE pk = 'n1'").fetchone()[0] > 0
