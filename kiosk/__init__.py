@@ -1,6 +1,7 @@
 """Infocentre's kiosk: the Flask app that runs a centre ("node") or the regional hub.
 
-``create_app`` builds it from configuration and wires the areas from the one list ``AREAS``.
+``create_app`` builds it from configuration and wires the areas from the one list, the AREAS
+setting.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from . import config as config_module
 from . import data, i18n, media, web
 from .errors import ConfigError
 
-# Each area is a package offering any of: ``bp`` (its blueprint), ``SYNCED_TABLES``, ``cli`` (a
-# click group), ``commands`` (more groups), ``demo(db, ...)``, ``tiles(user)`` (home-page
-# buttons) and ``MIGRATIONS`` (its own schema, for areas that are not part of kiosk). The list
-# is the AREAS setting; these are the suite's own.
-AREAS = tuple(config_module.DEFAULT_AREAS)
+# An area is a module offering any of: ``MIGRATIONS`` (its sqlite-utils set), ``SYNCED_TABLES``,
+# ``PERMISSIONS`` (name -> roles), ``bp`` (its blueprint), ``cli`` (a click group), ``commands``
+# (more groups), ``demo(db, ...)`` and ``tiles(user)`` (home-page buttons); kiosk/README.md
+# describes each. The list is the AREAS setting (by default, DEFAULT_AREAS in kiosk/config.py).
 
 
-def areas(names=AREAS) -> list:
+def areas(names) -> list:
+    """The area modules named, in order; ConfigError for one that cannot be imported."""
     found = []
     for name in names:
         try:
@@ -33,8 +34,19 @@ def areas(names=AREAS) -> list:
     return found
 
 
-def synced_tables(names=AREAS) -> list:
-    return [t for area in areas(names) for t in getattr(area, "SYNCED_TABLES", ())]
+def migration_sets(loaded: list) -> list:
+    """The areas' own migration sets, in the areas' order."""
+    return [area.MIGRATIONS for area in loaded if hasattr(area, "MIGRATIONS")]
+
+
+def _permissions(loaded: list) -> dict[str, frozenset]:
+    found: dict[str, frozenset] = {}
+    for area in loaded:
+        for name, roles in getattr(area, "PERMISSIONS", {}).items():
+            if name in found:
+                raise ConfigError(f"the permission {name} is declared by two areas")
+            found[name] = frozenset(roles)
+    return found
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -56,10 +68,12 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     web.init_app(app)
     loaded = areas(app.config["AREAS"])
-    data.init_app(app, [a.MIGRATIONS for a in loaded if hasattr(a, "MIGRATIONS")])
+    data.init_app(app, migration_sets(loaded))
     tables = [t for a in loaded for t in getattr(a, "SYNCED_TABLES", ())]
     _install_sync(app, tables)
-    registry = app.extensions.setdefault("infocentre", {"tiles": [], "synced_tables": tables})
+    registry = app.extensions.setdefault("infocentre", {
+        "areas": loaded, "tiles": [], "synced_tables": tables,
+        "permissions": _permissions(loaded)})
     for area in loaded:
         if hasattr(area, "bp"):
             app.register_blueprint(area.bp)

@@ -56,7 +56,14 @@ def failure(error: BaseException, data_dir=None) -> CliError | None:
 
 
 class Group(click.Group):
-    """Turns the app's expected failures into CliError, whichever subcommand raised them."""
+    """Turns the app's expected failures into CliError, whichever subcommand raised them, and
+    offers the command groups of the areas the installation is configured with."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_area_commands(ctx)})
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or _area_commands(ctx).get(name)
 
     def invoke(self, ctx):
         try:
@@ -244,7 +251,7 @@ def demo(installation):
         from .data import get_db
 
         made = []
-        for area in areas():
+        for area in app.extensions["infocentre"]["areas"]:
             if hasattr(area, "demo"):
                 made += area.demo(get_db(), centre_id=app.config["CENTRE_ID"],
                                   role=app.config["ROLE"], content_dir=app.config["CONTENT_DIR"],
@@ -323,16 +330,30 @@ def restore(installation, folder, skip_damaged_media):
                      "give each a new one (infocentre user reset NAME)."))
 
 
-def _attach_area_commands() -> None:
-    names = {"kiosk.auth": "user"}
-    for area in areas():
-        if isinstance(getattr(area, "cli", None), click.Command):
-            cli.add_command(area.cli, names.get(area.__name__, area.__name__.split(".")[-1]))
-        for group in getattr(area, "commands", ()):
-            cli.add_command(group)
+def _area_commands(ctx) -> dict[str, click.Command]:
+    """The groups of the areas in the installation's AREAS setting (the default areas where
+    none is set up yet, so ``init`` and ``--help`` work anywhere): an area's ``cli`` under the
+    area's name (``user`` for auth), and its ``commands`` under their own."""
+    root = ctx.find_root()
+    found = root.meta.get("infocentre.area_commands")
+    if found is None:
+        data_dir = config_module.data_dir_from(root.params.get("data_dir"), os.environ)
+        try:
+            names = config_module.load({"DATA_DIR": str(data_dir)})["AREAS"]
+        except KioskError:
+            names = config_module.DEFAULT_AREAS
+        found = {}
+        for area in areas(names):
+            if isinstance(getattr(area, "cli", None), click.Command):
+                found[AREA_COMMAND_NAMES.get(area.__name__, area.__name__.split(".")[-1])] = \
+                    area.cli
+            for group in getattr(area, "commands", ()):
+                found[group.name] = group
+        root.meta["infocentre.area_commands"] = found
+    return found
 
 
-_attach_area_commands()
+AREA_COMMAND_NAMES = {"kiosk.auth": "user"}
 
 
 def terminal_language(environ) -> str:

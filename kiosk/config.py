@@ -29,7 +29,7 @@ SECRET_FILE = "secret_key"
 TOKEN_FILE = "sync_token"
 DATABASE_FILE = "infocentre.db"
 ROLES = ("node", "hub")
-DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin", "kiosk.courses"]
+DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin", "kiosk.courses", "kiosk.classes"]
 
 
 @dataclass(frozen=True)

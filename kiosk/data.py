@@ -1,8 +1,8 @@
 """The data module: the only place that opens SQLite connections, and the schema migrations.
 
 Every connection gets WAL, foreign keys and a busy timeout, wrapped in ``sqlite_utils.Database``.
-Imports ``kiosk.schema`` (the migrations), Flask's ``g`` for the per-request connection only, and
-``kiosk.i18n`` for what a full disk means.
+Imports ``kiosk.schema`` (the core's migrations), ``kiosk.errors``, Flask's ``g`` for the
+per-request connection only, and ``kiosk.i18n`` for what a full disk means.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
 from sync.engine.state import immediate, read_state
 from sync.engine.text import tolerant_text
 
+from .errors import ConfigError
 from .i18n import _
-from .schema import MIGRATIONS
+from .schema import MIGRATIONS, RETIRED
 
 log = logging.getLogger("infocentre.data")
 BUSY_TIMEOUT_S = 10
@@ -281,42 +282,95 @@ def close_db(exc=None) -> None:
         db.conn.rollback()
 
 
-def init_app(app, extra_migrations=()) -> None:
+def init_app(app, area_migrations=()) -> None:
     """Make the data directory owner-only, bring the schema up to date at start, then close a
     connection after each request."""
     make_private(app.config["DATA_DIR"])
     db = open_db(app.config["DATABASE"])
     try:
-        migrate(db, Path(app.config["DATA_DIR"]), extra_migrations)
+        migrate(db, Path(app.config["DATA_DIR"]), area_migrations)
     finally:
         db.close()
     app.teardown_appcontext(close_db)
 
 
-def migrate(db: Database, data_dir: Path, extra_migrations=()) -> list[str]:
+def migrate(db: Database, data_dir: Path, area_migrations=()) -> list[str]:
     """Apply pending migrations after backing up a database that already holds data.
 
-    Runs under ``BEGIN IMMEDIATE`` so two processes starting at once cannot both apply the same
-    migration. Returns the names applied.
+    The core's set comes first, then each area's (``area_migrations``, in the areas' order),
+    then the sync engine's. Runs under ``BEGIN IMMEDIATE`` so two processes starting at once
+    cannot both apply the same migration. Returns the names applied. Raises ConfigError, having
+    changed nothing, for a database that a newer version of the code migrated further.
     """
-    # The app's schema, other areas' (if any), then the sync engine's.
-    sets = (MIGRATIONS, *extra_migrations, SYNC_MIGRATIONS)
+    sets = (MIGRATIONS, *area_migrations, SYNC_MIGRATIONS)
+    refuse_newer(db, sets)
     pending = [m.name for s in sets for m in s.pending(db)]
     if not pending:
         return []
-    if MIGRATIONS.applied(db):
+    if _applied(db):
         backup(db, data_dir / "backups" / f"{stamp()}-before-{pending[0]}.db")
     with immediate(db):
+        _adopt(db, sets)
         applied = [m.name for s in sets for m in s.pending(db)]
         for migrations in sets:
             migrations.apply(db)
     return applied
 
 
+def _applied(db: Database) -> dict[str, set[str]]:
+    """The names of the migrations this database has applied, by set."""
+    found: dict[str, set[str]] = {}
+    if db.table(MIGRATIONS.migrations_table).exists():
+        for set_name, name in db.execute(
+                f"SELECT migration_set, name FROM {MIGRATIONS.migrations_table}").fetchall():
+            found.setdefault(set_name, set()).add(name)
+    return found
+
+
+def refuse_newer(db: Database, sets) -> None:
+    """Refuse a database that has a migration, in one of ``sets``, that this code does not know:
+    it comes from a newer version (a downgrade after a failed upgrade), and this code would
+    misread or damage it. A set the code does not load at all (an area left out of AREAS) is
+    left alone: its tables are not this code's business."""
+    applied = _applied(db)
+    for migrations in sets:
+        # sqlite-utils offers a set's migrations only as ``_migrations``.
+        known = {m.name for m in migrations._migrations}
+        if migrations.name == MIGRATIONS.name:
+            known.update(RETIRED)
+        unknown = sorted(applied.get(migrations.name, set()) - known)
+        if unknown:
+            raise ConfigError(_(
+                "This database was made by a newer version of Infocentre (it has the change "
+                "%(migration)s, which this version does not know), so this version does not "
+                "open it. Install the newer version again, or put back the copy made before "
+                "the upgrade, from the backups folder.",
+                migration=f"{migrations.name}/{unknown[0]}"))
+
+
+def _adopt(db: Database, sets) -> None:
+    """On a database made when the kiosk set made every table (issue 15), record the areas'
+    migrations that took over a retired one that ran there as applied, without running them:
+    their tables are there already, with their rows."""
+    ran = _applied(db).get(MIGRATIONS.name, set()) & set(RETIRED)
+    if not ran:
+        return
+    for migrations in sets:
+        for migration in migrations.pending(db):
+            if getattr(migration.fn, "adopts", None) in ran:
+                db.execute(f"INSERT INTO {MIGRATIONS.migrations_table} (migration_set, name, "
+                           "applied_at) VALUES (?, ?, ?)",
+                           [migrations.name, migration.name,
+                            str(dt.datetime.now(dt.timezone.utc))])
+
+
 def schema_version(db: Database) -> int:
-    """The number of the last applied kiosk migration (``m0003_x`` is version 3)."""
-    applied = MIGRATIONS.applied(db)
-    return max((int(m.name[1:5]) for m in applied), default=0)
+    """The data version a centre reports to the hub: how many migrations this database has
+    applied, of every set (the core's, each area's, the sync engine's), so a migration added to
+    any set raises it. The kiosk set's retired names are not counted: the areas' migrations
+    that adopted them are, so an upgraded database and a new one report the same version."""
+    return sum(len(names - set(RETIRED)) if set_name == MIGRATIONS.name else len(names)
+               for set_name, names in _applied(db).items())
 
 
 def backup(db: Database, target: Path) -> Path:

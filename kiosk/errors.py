@@ -24,12 +24,6 @@ class NotFound(KioskError):
     http_status = 404
 
 
-class PermissionDenied(KioskError):
-    """The signed-in person's role may not do this."""
-
-    http_status = 403
-
-
 class ValidationError(KioskError):
     """Input failed validation; ``errors`` maps a field name to its messages."""
 

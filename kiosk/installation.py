@@ -16,6 +16,7 @@ from sync.engine.nodes import forget_row, take_identity
 from sync.engine.state import applying, immediate
 from sync.errors import Refused, Unreachable
 
+from . import areas, migration_sets
 from . import config as config_module
 from .admin import models as centres
 from .data import PRIVATE_DIR, make_private, migrate, open_db, stamp, utcnow
@@ -76,7 +77,8 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
                            error=e.strerror)) from e
     db = open_db(data_dir / config_module.DATABASE_FILE)
     try:
-        migrate(db, data_dir)
+        settings = config_module.load({"DATA_DIR": str(data_dir)})
+        migrate(db, data_dir, migration_sets(areas(settings["AREAS"])))
         if not joined:
             centres.add_centre(db, centre_id=centre_id, name=name, role=role, now=utcnow())
     finally:

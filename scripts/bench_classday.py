@@ -181,6 +181,7 @@ def set_up(work: Path) -> tuple[Path, Path, dict]:
 def seed_centre(centre: Path, learners: int) -> dict:
     """Learners in the demo class, their PIN hashed once; what the learners will open."""
     from kiosk.auth import models as accounts
+    from kiosk.classes import models as classes
     from kiosk.courses import models as courses
     from kiosk.courses import render
     from kiosk.data import open_db, utcnow
@@ -197,7 +198,7 @@ def seed_centre(centre: Path, learners: int) -> dict:
         account_id = accounts.add_account(db, centre_id=centre_id, name=f"Estudiante {number:03d}",
                                           role="villager", lang="es", now=now)["id"]
         db.execute("UPDATE accounts SET pin_hash = ? WHERE id = ?", [pin_hash, account_id])
-        courses.enrol(db, class_id=class_id, learner_id=account_id, centre_id=centre_id, now=now)
+        classes.enrol(db, class_id=class_id, learner_id=account_id, centre_id=centre_id, now=now)
         ids.append(account_id)
     lessons, quizzes = [], []
     for lesson in courses.lessons_of(db, course_id, "es"):

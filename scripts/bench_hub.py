@@ -267,7 +267,8 @@ def worker(conn, centres: list[dict], template: str, url: str, scope: str, conte
 
         for centre in centres:
             set_up_centre(centre, Path(template), url, scope, content)
-        tables = kiosk.synced_tables(areas(scope))
+        tables = [t for area in kiosk.areas(areas(scope)) for t in area.SYNCED_TABLES if
+                  hasattr(area, "SYNCED_TABLES")]
         conn.send(("ready",))
         stuck: set[str] = set()  # centres whose sync of an earlier round never finished
         while True:

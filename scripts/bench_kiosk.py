@@ -110,6 +110,7 @@ def seed_village(database: Path) -> None:
     import datetime as dt
 
     from kiosk.auth import models as accounts
+    from kiosk.classes import models as classes
     from kiosk.courses import models as courses
     from kiosk.data import iso, new_id, open_db, writing
 
@@ -164,18 +165,18 @@ def seed_village(database: Path) -> None:
             db.conn.executemany(
                 "INSERT INTO enrolments (id, centre_id, class_id, learner_id, active, "
                 "enrolled_at) VALUES (?, ?, ?, ?, 1, ?)",
-                [(courses.enrolment_id(class_id, p), centre, class_id, p, iso(now))
+                [(classes.enrolment_id(class_id, p), centre, class_id, p, iso(now))
                  for p in learners])
             for week in range(3):
                 day = (now - dt.timedelta(days=7 * week)).date()
-                sid = courses.session_id(class_id, day.isoformat())
+                sid = classes.session_id(class_id, day.isoformat())
                 db.execute("INSERT INTO class_sessions (id, centre_id, class_id, held_on, "
                            "created_at) VALUES (?, ?, ?, ?, ?)",
                            [sid, centre, class_id, day.isoformat(), iso(now)])
                 db.conn.executemany(
                     "INSERT INTO attendance (id, centre_id, session_id, learner_id, present, "
                     "marked_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(courses.attendance_id(sid, p), centre, sid, p, int((i + week) % 4 != 0),
+                    [(classes.attendance_id(sid, p), centre, sid, p, int((i + week) % 4 != 0),
                       iso(now)) for i, p in enumerate(learners)])
     counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("accounts", "classes", "progress")}

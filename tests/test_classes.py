@@ -11,7 +11,9 @@ import uuid
 
 import pytest
 
+from kiosk.classes import models as classes
 from kiosk.courses import models
+from kiosk.errors import ValidationError
 
 from .conftest import SignIn
 from .factories import (
@@ -57,7 +59,7 @@ def teacher(app, staff):
 
 @pytest.fixture
 def klass(db, centre, course, staff) -> str:
-    return models.create_class(db, centre_id=centre, name="Computación básica, martes",
+    return classes.create_class(db, centre_id=centre, name="Computación básica, martes",
                                course_id=course["id"], facilitator_id=staff["facilitator"]["id"],
                                now=WHEN)
 
@@ -66,7 +68,7 @@ def learner(db, centre, name, klass=None, now=WHEN) -> dict:
     """A villager (no PIN: nobody signs in as them here), in the class if one is given."""
     person = make_account(db, centre, name=name, pin=None, now=now)
     if klass:
-        models.enrol(db, class_id=klass, learner_id=person["id"], centre_id=centre, now=now)
+        classes.enrol(db, class_id=klass, learner_id=person["id"], centre_id=centre, now=now)
     return person
 
 
@@ -89,7 +91,7 @@ def class_pages(klass: str, sid: str) -> list[str]:
 
 @pytest.fixture
 def session_id(db, centre, klass) -> str:
-    return models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
+    return classes.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
 
 
 # Who reaches the pages.
@@ -136,7 +138,7 @@ def test_another_centres_class_is_not_found_and_stays_unchanged(app, db, teacher
     client, helper = teacher
     other = str(uuid.uuid4())
     with received(db, other):
-        theirs = models.create_class(db, centre_id=other, name="Clase ajena",
+        theirs = classes.create_class(db, centre_id=other, name="Clase ajena",
                                      course_id=course["id"], facilitator_id="someone", now=WHEN)
     response = client.get(f"/courses/classes/{theirs}")
     assert response.status_code == 404
@@ -166,7 +168,7 @@ def test_facilitator_creates_a_class_and_finds_it_in_the_list(db, teacher, cours
     response = client.post("/courses/classes", data={
         "name": "  Martes   tarde ", "course": course["id"], "csrf_token": helper.token()})
     assert response.status_code == 302
-    [made] = models.list_classes(db, client.application.config["CENTRE_ID"], "en")
+    [made] = classes.list_classes(db, client.application.config["CENTRE_ID"], "en")
     # Straight to adding its learners, which is what a new class needs next.
     assert made["name"] == "Martes tarde"
     assert response.location == f"/courses/classes/{made['id']}/learners"
@@ -199,11 +201,26 @@ def test_a_bad_class_is_refused_with_a_message_and_nothing_saved(db, teacher, co
     assert count(db, "classes") == 0
 
 
+def test_a_class_is_checked_whole_before_anything_is_written(db, centre, course):
+    """Issue 15: the name and the course are both checked, and both named, before the class is
+    inserted; no insert is left for a later error to roll back."""
+    retired = make_course(db, course["folder"].parent / "old", pack_id="retired", lessons=1,
+                          questions=0)
+    db.execute("UPDATE lessons SET retired = 1 WHERE course_id = ?", [retired["id"]])
+    for name, course_id, fields in [(" ", "no-such-course", {"name", "course"}),
+                                    ("Martes", retired["id"], {"course"})]:
+        with pytest.raises(ValidationError) as refused:
+            classes.create_class(db, centre_id=centre, name=name, course_id=course_id,
+                                 facilitator_id="someone", now=WHEN)
+        assert set(refused.value.errors) == fields
+    assert count(db, "classes") == 0
+
+
 def test_script_tags_in_a_class_name_are_shown_as_text(db, teacher, course):
     client, helper = teacher
     client.post("/courses/classes", data={"name": "<script>alert(1)</script> Lunes",
                                           "course": course["id"], "csrf_token": helper.token()})
-    [made] = models.list_classes(db, client.application.config["CENTRE_ID"], "en")
+    [made] = classes.list_classes(db, client.application.config["CENTRE_ID"], "en")
     for path in ("/courses/classes", f"/courses/classes/{made['id']}",
                  f"/courses/classes/{made['id']}/learners"):
         page = text(client.get(path))
@@ -222,7 +239,7 @@ def test_forms_without_the_csrf_token_change_nothing(db, teacher, course, klass,
         assert response.status_code == 400 and "This page has expired" in text(response)
     assert count(db, "classes") == 1 and count(db, "enrolments") == 0
     assert count(db, "class_sessions") == 0
-    assert models.get_class(db, klass, centre, "en")["name"] == "Computación básica, martes"
+    assert classes.get_class(db, klass, centre, "en")["name"] == "Computación básica, martes"
 
 
 def test_a_class_is_renamed_archived_and_restored(db, teacher, klass, centre):
@@ -231,7 +248,7 @@ def test_a_class_is_renamed_archived_and_restored(db, teacher, klass, centre):
     response = client.post(f"{base}/edit", data={"name": "", "csrf_token": helper.token()})
     assert response.status_code == 400
     assert "Give the class a name of 1 to 80 characters." in text(response)
-    assert models.get_class(db, klass, centre, "en")["name"] == "Computación básica, martes"
+    assert classes.get_class(db, klass, centre, "en")["name"] == "Computación básica, martes"
     response = client.post(f"{base}/edit", data={"name": "Jueves", "csrf_token": helper.token()})
     assert response.status_code == 302
     assert "The class has a new name." in text(client.get(base))
@@ -261,7 +278,7 @@ def test_people_are_found_by_name_without_accents_added_and_removed(db, teacher,
     assert response.location == f"{base}/learners?q=angel#add"
     page = text(client.get(response.location))
     assert "Ángel Yupanqui is now in the class." in page
-    assert [p["id"] for p in models.learners_of(db, klass)] == [angel["id"]]
+    assert [p["id"] for p in classes.learners_of(db, klass)] == [angel["id"]]
     assert "Add to the class</span><span class=\"visually-hidden\"> Ángel" not in page
     assert "Ángel Yupanqui" in section(page, "learners-title")
     assert "Ángel Yupanqui" in text(client.get(base))  # and in the grid
@@ -269,7 +286,7 @@ def test_people_are_found_by_name_without_accents_added_and_removed(db, teacher,
                                                     "csrf_token": helper.token()})
     assert response.status_code == 302 and response.location == f"{base}/learners#learners"
     assert "Ángel Yupanqui left the class." in text(client.get(response.location))
-    assert models.learners_of(db, klass) == []
+    assert classes.learners_of(db, klass) == []
     # Leaving keeps the row (a delete is final in sync): active = 0, and joining again restores.
     assert db.execute("SELECT active FROM enrolments").fetchall() == [(0,)]
     client.post(f"{base}/enrol", data={"learner_id": angel["id"], "csrf_token": helper.token()})
@@ -311,7 +328,7 @@ def test_attendance_for_thirty_learners_is_one_tap_each_and_one_save(db, teacher
     response = client.post(f"/courses/classes/{klass}/sessions",
                            data={"csrf_token": helper.token()})
     assert response.status_code == 302
-    sid = models.session_id(klass, "2026-11-23")
+    sid = classes.session_id(klass, "2026-11-23")
     assert response.location == f"/courses/classes/{klass}/sessions/{sid}"
     page = text(client.get(response.location))
     assert page.count('type="checkbox" ') == 30 and " checked" not in page
@@ -322,13 +339,13 @@ def test_attendance_for_thirty_learners_is_one_tap_each_and_one_save(db, teacher
     assert response.status_code == 302
     assert "Attendance saved: 20 of 30 present." in text(client.get(response.location))
     assert count(db, "attendance") == 30
-    assert sorted(k for k, v in models.attendance_of(db, sid).items() if v) == sorted(here)
+    assert sorted(k for k, v in classes.attendance_of(db, sid).items() if v) == sorted(here)
     page = text(client.get(f"/courses/classes/{klass}/sessions/{sid}"))
     assert page.count(" checked>") == 20 and "already saved" in page
     # A correction: one more arrived late.
     client.post(f"/courses/classes/{klass}/sessions/{sid}", data={
         "present": here + [people[20]["id"]], "csrf_token": helper.token()})
-    assert sum(models.attendance_of(db, sid).values()) == 21
+    assert sum(classes.attendance_of(db, sid).values()) == 21
     assert "21 present" in section(text(client.get(f"/courses/classes/{klass}")),
                                    "sessions-title")
 
@@ -342,7 +359,7 @@ def test_attendance_is_taken_on_the_hubs_date_when_the_pc_has_a_wrong_one(app, d
     client, helper = signed_in(app, staff["facilitator"])
     response = client.post(f"/courses/classes/{klass}/sessions",
                            data={"csrf_token": helper.token()})
-    assert response.location.endswith(models.session_id(klass, "2026-11-26"))
+    assert response.location.endswith(classes.session_id(klass, "2026-11-26"))
     assert "Thursday, November 26, 2026" in text(client.get(response.location))
     assert db.execute("SELECT held_on FROM class_sessions").fetchall() == [("2026-11-26",)]
 
@@ -351,7 +368,7 @@ def test_a_strangers_id_in_the_attendance_saves_nothing(db, teacher, klass, cent
     client, helper = teacher
     people = [learner(db, centre, f"Persona {n}", klass) for n in range(3)]
     stranger = learner(db, centre, "No Inscrita")
-    sid = models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
+    sid = classes.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
     response = client.post(f"/courses/classes/{klass}/sessions/{sid}", data={
         "present": [p["id"] for p in people] + [stranger["id"]], "csrf_token": helper.token()})
     assert response.status_code == 400
@@ -376,9 +393,9 @@ def test_one_session_per_day_dated_where_the_centre_is(db, teacher, klass, clock
 
 def test_a_session_of_another_class_is_not_found(db, teacher, klass, centre, course, staff):
     client, _ = teacher
-    other = models.create_class(db, centre_id=centre, name="Otra", course_id=course["id"],
+    other = classes.create_class(db, centre_id=centre, name="Otra", course_id=course["id"],
                                 facilitator_id=staff["facilitator"]["id"], now=WHEN)
-    sid = models.open_session(db, class_id=other, centre_id=centre, day=WHEN.date(), now=WHEN)
+    sid = classes.open_session(db, class_id=other, centre_id=centre, day=WHEN.date(), now=WHEN)
     assert client.get(f"/courses/classes/{klass}/sessions/{sid}").status_code == 404
 
 
@@ -453,8 +470,8 @@ def test_who_needs_help_and_why_is_shown_first(teacher, klass, progress, clock, 
 def test_the_grid_shows_sessions_attended_and_certificates(db, teacher, klass, progress,
                                                            centre):
     client, _ = teacher
-    sid = models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
-    models.record_attendance(db, class_id=klass, session_id=sid, centre_id=centre, now=WHEN,
+    sid = classes.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
+    classes.record_attendance(db, class_id=klass, session_id=sid, centre_id=centre, now=WHEN,
                              present={progress["finished"]["id"]})
     page = text(client.get(f"/courses/classes/{klass}"))
     certified = '#award"></use></svg><span class="visually-hidden">Certificate</span>'
@@ -487,7 +504,7 @@ def test_the_progress_csv_has_a_row_per_learner(db, teacher, klass, progress):
                        "Certificate", "Last activity"]
     by_name = {row[0]: row for row in rows[1:]}
     assert list(by_name) == ["Ana Finished", "Beto Stuck", "Carla Halfway", "Dario Waiting"]
-    code = models.find_certificate(db, progress["finished"]["id"], models.get_class(
+    code = models.find_certificate(db, progress["finished"]["id"], classes.get_class(
         db, klass, client.application.config["CENTRE_ID"], "en")["course_id"])["code"]
     assert by_name["Ana Finished"] == ["Ana Finished", "3", "3", "done", "done", "done", "100",
                                        code, "2026-11-23"]
@@ -501,8 +518,8 @@ def test_the_attendance_csv_has_learner_by_date_and_totals(db, teacher, klass, c
     ana, beto = (learner(db, centre, name, klass) for name in ("Ana Uno", "Beto Dos"))
     for day, here in ((dt.date(2026, 11, 17), {ana["id"], beto["id"]}),
                       (dt.date(2026, 11, 10), {ana["id"]})):
-        sid = models.open_session(db, class_id=klass, centre_id=centre, day=day, now=WHEN)
-        models.record_attendance(db, class_id=klass, session_id=sid, present=here,
+        sid = classes.open_session(db, class_id=klass, centre_id=centre, day=day, now=WHEN)
+        classes.record_attendance(db, class_id=klass, session_id=sid, present=here,
                                  centre_id=centre, now=WHEN)
     response = client.get(f"/courses/classes/{klass}/attendance.csv")
     assert response.headers["Content-Disposition"] == \
@@ -527,7 +544,7 @@ def test_csv_cells_never_become_formulas(db, teacher, klass, centre, name):
 def test_a_class_name_without_ascii_letters_still_gives_a_filename(db, teacher, course, staff,
                                                                    centre):
     client, _ = teacher
-    arabic = models.create_class(db, centre_id=centre, name="صف الثلاثاء",
+    arabic = classes.create_class(db, centre_id=centre, name="صف الثلاثاء",
                                  course_id=course["id"],
                                  facilitator_id=staff["facilitator"]["id"], now=WHEN)
     response = client.get(f"/courses/classes/{arabic}/attendance.csv")

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from kiosk.courses import models
+from kiosk.classes import models as classes
 
 from .conftest import SignIn
 from .factories import PIN, WHEN, make_account, make_course
@@ -23,13 +23,13 @@ def klass(app, db, tmp_path) -> dict:
     centre = app.config["CENTRE_ID"]
     course = make_course(db, tmp_path, lessons=2)
     facilitator = make_account(db, centre, role="facilitator", name="Lucía Andrango")
-    class_id = models.create_class(db, centre_id=centre, name="Martes", course_id=course["id"],
+    class_id = classes.create_class(db, centre_id=centre, name="Martes", course_id=course["id"],
                                    facilitator_id=facilitator["id"], now=WHEN)
     people = [make_account(db, centre, name=name, pin=None) for name in (TRAP, "Beto, Bravo")]
     for person in people:
-        models.enrol(db, class_id=class_id, learner_id=person["id"], centre_id=centre, now=WHEN)
-    sid = models.open_session(db, class_id=class_id, centre_id=centre, day=WHEN.date(), now=WHEN)
-    models.record_attendance(db, class_id=class_id, session_id=sid, centre_id=centre, now=WHEN,
+        classes.enrol(db, class_id=class_id, learner_id=person["id"], centre_id=centre, now=WHEN)
+    sid = classes.open_session(db, class_id=class_id, centre_id=centre, day=WHEN.date(), now=WHEN)
+    classes.record_attendance(db, class_id=class_id, session_id=sid, centre_id=centre, now=WHEN,
                              present={p["id"] for p in people})
     return {"id": class_id, "facilitator": facilitator}
 

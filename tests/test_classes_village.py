@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from kiosk.auth import models as accounts
+from kiosk.classes import models as classes
+from kiosk.classes.demo import DEMO_CLASS
+from kiosk.classes.grid import class_grid
 from kiosk.courses import models
 
 from .factories import PIN, WHEN, finish_lessons, make_account, make_course, take_quiz
@@ -24,25 +27,25 @@ def course(db, tmp_path):
 @pytest.fixture
 def klass(db, centre, course) -> str:
     facilitator = make_account(db, centre, role="facilitator", name="Lucía Andrango", pin=None)
-    return models.create_class(db, centre_id=centre, name="Martes", course_id=course["id"],
+    return classes.create_class(db, centre_id=centre, name="Martes", course_id=course["id"],
                                facilitator_id=facilitator["id"], now=WHEN)
 
 
 def join(db, centre, klass, name) -> dict:
     person = make_account(db, centre, name=name, pin=None)
-    models.enrol(db, class_id=klass, learner_id=person["id"], centre_id=centre, now=WHEN)
+    classes.enrol(db, class_id=klass, learner_id=person["id"], centre_id=centre, now=WHEN)
     return person
 
 
 def one_learner_at_a_time(db, class_id: str, centre: str, lang: str) -> list[dict]:
     """What the grid said before issue 14, from each learner's ``course_state``."""
-    klass = models.get_class(db, class_id, centre, lang)
+    klass = classes.get_class(db, class_id, centre, lang)
     attended: dict[str, int] = {}
-    for sess in models.sessions_of(db, class_id):
-        for learner_id, present in models.attendance_of(db, sess["id"]).items():
+    for sess in classes.sessions_of(db, class_id):
+        for learner_id, present in classes.attendance_of(db, sess["id"]).items():
             attended[learner_id] = attended.get(learner_id, 0) + int(present)
     rows = []
-    for learner in sorted(models.learners_of(db, class_id),
+    for learner in sorted(classes.learners_of(db, class_id),
                           key=lambda r: accounts.sort_key(r["name"])):
         state = models.course_state(db, learner["id"], klass["course_id"],
                                     klass["course"]["lang"])
@@ -70,11 +73,11 @@ def test_the_grid_says_what_each_learners_own_state_says(db, centre, course, kla
     for _ in range(2):
         take_quiz(db, course, beto["id"], right=False, centre_id=centre)
     finish_lessons(db, course, carla["id"], upto=1, centre_id=centre)
-    sid = models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
-    models.record_attendance(db, class_id=klass, session_id=sid, centre_id=centre, now=WHEN,
+    sid = classes.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
+    classes.record_attendance(db, class_id=klass, session_id=sid, centre_id=centre, now=WHEN,
                              present={ana["id"], carla["id"]})
 
-    grid = models.class_grid(db, klass, centre, "es", clock())
+    grid = class_grid(db, klass, centre, "es", clock())
 
     assert without_reasons(grid) == one_learner_at_a_time(db, klass, centre, "es")
     assert [row["learner"]["name"] for row in grid["rows"]] == ["Ana", "Beto", "Carla", "Ñusta"]
@@ -83,9 +86,9 @@ def test_the_grid_says_what_each_learners_own_state_says(db, centre, course, kla
 
 def test_the_demo_class_grid_is_unchanged(app, db, run_cli, data_dir, centre, clock):
     assert run_cli(data_dir, "demo").exit_code == 0
-    class_id = models._uuid("demo", centre, models.DEMO_CLASS)
+    class_id = models.stable_id("demo", centre, DEMO_CLASS)
 
-    grid = models.class_grid(db, class_id, centre, "es", clock())
+    grid = class_grid(db, class_id, centre, "es", clock())
 
     assert without_reasons(grid) == one_learner_at_a_time(db, class_id, centre, "es")
     assert [(r["learner"]["name"], r["done"], r["attended"], bool(r["certificate"]))
@@ -109,7 +112,7 @@ def statements(db, read) -> int:
 def test_the_grid_needs_as_many_queries_for_twenty_learners_as_for_two(db, centre, course,
                                                                         klass, clock):
     def grid():
-        return models.class_grid(db, klass, centre, "es", clock())
+        return class_grid(db, klass, centre, "es", clock())
 
     for name in ("Ana", "Beto"):
         finish_lessons(db, course, join(db, centre, klass, name)["id"], upto=1, centre_id=centre)
@@ -117,7 +120,7 @@ def test_the_grid_needs_as_many_queries_for_twenty_learners_as_for_two(db, centr
     for number in range(18):
         person = join(db, centre, klass, f"Persona {number}")
         take_quiz(db, course, person["id"], right=number % 2 == 0, centre_id=centre)
-    models.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
+    classes.open_session(db, class_id=klass, centre_id=centre, day=WHEN.date(), now=WHEN)
 
     assert len(grid()["rows"]) == 20
     assert statements(db, grid) == two
@@ -143,13 +146,13 @@ def test_the_grid_reads_one_moment_while_someone_joins_the_class(app, db, centre
 
     db.conn.set_trace_callback(someone_joins)
     try:
-        grid = models.class_grid(db, klass, centre, "es", clock())
+        grid = class_grid(db, klass, centre, "es", clock())
     finally:
         db.conn.set_trace_callback(None)
         other.close()
     assert joined, "the other terminal's write did not happen during the grid's reads"
     assert [row["learner"]["name"] for row in grid["rows"]] == ["Ana", "Beto"]
-    assert len(models.class_grid(db, klass, centre, "es", clock())["rows"]) == 3
+    assert len(class_grid(db, klass, centre, "es", clock())["rows"]) == 3
 
 
 NAMES = ["Zoila Tigse", "ana maría Toaquiza", "Ángel Yupanqui", "Ana Lema", "Édgar Caiza",
@@ -166,15 +169,15 @@ def village(db, centre, klass) -> list[dict]:
     make_account(db, centre, role="regional", name="Anita Regional")
     join(db, centre, klass, "Ana Enrolled")
     left = join(db, centre, klass, "Ana Left")
-    models.unenrol(db, class_id=klass, learner_id=left["id"])
+    classes.unenrol(db, class_id=klass, learner_id=left["id"])
     return people
 
 
 def old_candidates(db, klass, centre, query) -> list[str]:
     """The people candidates() gave before issue 14: every account loaded and sorted here."""
-    enrolled = {r["id"] for r in models.learners_of(db, klass)}
+    enrolled = {r["id"] for r in classes.learners_of(db, klass)}
     return [a["name"] for a in accounts.list_accounts(db, centre_id=centre,
-                                                      roles=models.LEARNER_ROLES, query=query)
+                                                      roles=classes.LEARNER_ROLES, query=query)
             if a["id"] not in enrolled]
 
 
@@ -182,15 +185,15 @@ def old_candidates(db, klass, centre, query) -> list[str]:
                                    "n", "ñ", "سل", "100%", "_", "%", "zzz"])
 def test_candidates_by_sql_are_the_same_people_in_the_same_order(db, centre, klass, village,
                                                                  query):
-    found = models.candidates(db, class_id=klass, centre_id=centre, query=query)
+    found = classes.candidates(db, class_id=klass, centre_id=centre, query=query)
     assert [p["name"] for p in found] == old_candidates(db, klass, centre, query)
-    assert models.count_candidates(db, class_id=klass, centre_id=centre,
+    assert classes.count_candidates(db, class_id=klass, centre_id=centre,
                                    query=query) == len(found)
 
 
 def test_candidates_are_cut_after_the_first_ones_by_name(db, centre, klass, village):
-    everyone = models.candidates(db, class_id=klass, centre_id=centre)
-    first = models.candidates(db, class_id=klass, centre_id=centre, limit=4)
+    everyone = classes.candidates(db, class_id=klass, centre_id=centre)
+    first = classes.candidates(db, class_id=klass, centre_id=centre, limit=4)
     assert [p["id"] for p in first] == [p["id"] for p in everyone[:4]]
     assert [p["name"] for p in first] == ["100% Ana_Ortiz", "Amalia Admin", "Ana Left",
                                           "Ana Lema"]

@@ -197,17 +197,25 @@ def test_demo_at_the_hub_loads_only_staff(hub_dir, run_cli):
     assert count(db, "courses") == 3 and count(db, "classes") == 0  # courses for every centre
 
 
-def test_every_command_has_help():
-    def walk(command, path):
-        yield path, command
-        for name, sub in getattr(command, "commands", {}).items():
-            yield from walk(sub, [*path, name])
+def test_every_command_has_help(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFOCENTRE_DATA", str(tmp_path))  # no installation: the default areas
 
-    for path, command in walk(cli, ["infocentre"]):
+    def walk(command, path, ctx):
+        yield path, command
+        if isinstance(command, click.Group):
+            for name in command.list_commands(ctx):
+                yield from walk(command.get_command(ctx, name), [*path, name],
+                                click.Context(command, parent=ctx))
+
+    names = []
+    for path, command in walk(cli, ["infocentre"], click.Context(cli)):
+        names.append(" ".join(path))
         assert command.help or command.callback.__doc__, f"{' '.join(path)} has no help"
         for param in command.params:
             if isinstance(param, click.Option) and param.name not in ("help", "version"):
                 assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
+    assert {"infocentre content import", "infocentre user add", "infocentre hub add-node",
+            "infocentre sync now"} <= set(names)
 
 
 @pytest.mark.parametrize("environ, expected", [

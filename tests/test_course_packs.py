@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from kiosk.classes import models as classes
+from kiosk.classes.grid import class_grid
 from kiosk.courses import models, packs, render
 from kiosk.data import open_db
 
@@ -237,10 +239,10 @@ def test_a_class_grid_names_lessons_in_the_language_the_course_is_shown_in(node,
     db = open_db(node / "infocentre.db")
     centre = db_rows(node, "SELECT node_id FROM _sync_state")[0][0]
     install(db, write_pack(tmp_path / "p"), centre_id=centre, data_dir=node)
-    class_id = models.create_class(db, centre_id=centre, name="Martes", now=WHEN,
+    class_id = classes.create_class(db, centre_id=centre, name="Martes", now=WHEN,
                                    course_id=packs.course_id("first-steps"), facilitator_id="f")
     # An Arabic reader sees a Spanish and English course in Spanish: its title and its lessons.
-    grid = models.class_grid(db, class_id, centre, "ar", WHEN)
+    grid = class_grid(db, class_id, centre, "ar", WHEN)
     assert grid["class"]["course"]["title"] == "Curso first-steps es"
     assert [lesson["title"] for lesson in grid["lessons"]][:1] == ["Lección mouse (1)"]
     db.close()

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from kiosk.auth import models as accounts
+from kiosk.classes import models as classes
 from kiosk.courses import models as courses
 from kiosk.data import open_db, utcnow
 
@@ -63,7 +64,7 @@ def centre(tmp_path_factory):
         made = accounts.add_account(db, centre_id=centre_id, name=f"Estudiante {number}",
                                     role="villager", lang="es", now=utcnow())
         db.execute("UPDATE accounts SET pin_hash = ? WHERE id = ?", [pin_hash, made["id"]])
-        courses.enrol(db, class_id=class_id, learner_id=made["id"], centre_id=centre_id,
+        classes.enrol(db, class_id=class_id, learner_id=made["id"], centre_id=centre_id,
                       now=utcnow())
         learners.append(made["id"])
     lessons = courses.lessons_of(db, course_id, "es")

@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from kiosk import synced_tables
 from kiosk.admin import models as centres
 from sync import signing
 from sync.client import HubClient, Packed
@@ -244,7 +243,7 @@ def test_an_old_centre_is_asked_to_update(hub_dir, clock, node):
 
 
 def test_a_batch_stamped_in_the_future_is_refused_with_the_hubs_time(hub_client, hub_db, node,
-                                                                     data_dir, db):
+                                                                     app, db):
     node_id, secret = node
     db.execute("UPDATE _sync_state SET offset_ms = ?", [3_600_000])  # an hour fast
     db.execute("UPDATE _sync_state SET node_id = ?, node_idx = (SELECT id FROM _sync_origins "
@@ -253,7 +252,8 @@ def test_a_batch_stamped_in_the_future_is_refused_with_the_hubs_time(hub_client,
                "_sync_state)", [node_id])
     db.execute("INSERT INTO accounts (id, centre_id, name, role) VALUES ('a', ?, 'Ana', "
                "'villager')", [node_id])
-    request = build_request(db, Catalog(db, synced_tables()), schema=1)
+    request = build_request(db, Catalog(db, app.extensions["infocentre"]["synced_tables"]),
+                            schema=1)
     body = json.dumps(request).encode()
     before = hub_state(hub_db)
     reply = refused(hub_client.post(PATH, data=body, headers=signed(node_id, secret, body)),

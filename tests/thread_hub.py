@@ -19,7 +19,8 @@ from sync import signing
 
 from .sync_world import COLUMNS, make_template
 
-AREAS = [a for a in DEFAULT_AREAS if a != "kiosk.courses"] + ["tests.sync_area"]
+AREAS = [a for a in DEFAULT_AREAS if a not in ("kiosk.courses", "kiosk.classes")] + [
+    "tests.sync_area"]
 
 
 class Hub:

@@ -8,9 +8,11 @@ from ..i18n import _
 from .bundle_cli import bundle
 from .cli import hub, sync
 from .models import SYNCED_TABLES
+from .schema import MIGRATIONS
 from .views import bp
 
 commands = [hub, sync, bundle]
+PERMISSIONS = {"sync_now": {"facilitator", "admin"}}  # start a sync with the hub
 
 
 def tiles(user: dict | None) -> list[dict]:
@@ -21,4 +23,4 @@ def tiles(user: dict | None) -> list[dict]:
              "icon": "sync", "url": url_for("admin.sync_page")}]
 
 
-__all__ = ["SYNCED_TABLES", "bp", "commands", "tiles"]
+__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "bp", "commands", "tiles"]

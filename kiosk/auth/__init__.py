@@ -3,12 +3,13 @@
 from flask import url_for
 
 from ..i18n import _
-from .access import can
+from .access import PERMISSIONS, can
 from .cli import cli
 from .models import SYNCED_TABLES, demo, purge_sessions
+from .schema import MIGRATIONS
 from .views import bp
 
-__all__ = ["DAILY", "SYNCED_TABLES", "bp", "cli", "demo", "tiles"]
+__all__ = ["DAILY", "MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "bp", "cli", "demo", "tiles"]
 
 
 def purge_idle_sessions(db, *, config, now) -> int:

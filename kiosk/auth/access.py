@@ -15,13 +15,12 @@ from ..data import get_db, utcnow
 from ..i18n import _, ngettext
 from . import models
 
-# What each permission allows, by role. Views ask ``can(permission)``, never a role name, so a
-# change of policy is one line here.
+# What each permission allows, by role: each area declares its own as ``PERMISSIONS`` (these
+# are the auth area's), and the app gathers them. Views ask ``can(permission)``, never a role
+# name, so a change of policy is one line in the area that owns it.
 PERMISSIONS = {
     "manage_people": {"facilitator", "admin"},
     "manage_staff": {"admin"},  # create facilitators and admins, reset their PINs
-    "sync_now": {"facilitator", "admin"},  # start a sync with the hub
-    "teach": {"facilitator", "admin"},  # classes: enrolment, attendance, progress, certificates
 }
 
 NEXT_MAX = 2000  # characters of a path to return to; longer ones are not ours
@@ -38,8 +37,11 @@ def current_user() -> dict | None:
 
 
 def can(permission: str, user: dict | None = None) -> bool:
+    """Whether ``user`` (the signed-in person by default) has ``permission``; KeyError for a
+    permission no loaded area declares."""
     user = user or current_user()
-    return bool(user) and user["role"] in PERMISSIONS[permission]
+    roles = current_app.extensions["infocentre"]["permissions"][permission]
+    return bool(user) and user["role"] in roles
 
 
 def can_manage(account: dict, user: dict | None = None) -> bool:
@@ -103,6 +105,21 @@ def node_only(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def require(bp, permission: str, *, node_only: bool = False) -> None:
+    """Guard every view of the blueprint ``bp``: a page of a centre only (404 at the hub) if
+    ``node_only``, then signed in (else the sign-in page) with ``permission`` (else 403)."""
+
+    @bp.before_request
+    def guard():
+        if node_only and current_app.config["ROLE"] != "node":
+            abort(404)
+        if current_user() is None:
+            return redirect(url_for("auth.signin", next=request.full_path.rstrip("?")))
+        if not can(permission):
+            abort(403)
+        return None
 
 
 def idle_seconds() -> float:

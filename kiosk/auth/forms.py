@@ -10,7 +10,7 @@ import unicodedata
 
 from ..errors import ValidationError
 from ..i18n import _
-from .models import PASSWORD_ROLES, PIN_ROLES, ROLES
+from .models import PASSWORD_ROLES, ROLES
 
 NAME_MAX = 60
 PIN_MIN, PIN_MAX = 4, 6
@@ -77,10 +77,6 @@ def clean_language(value, offered) -> str:
     if value not in offered:
         _fail("lang", _("Choose one of the languages offered."))
     return value
-
-
-def needs_pin(role: str) -> bool:
-    return role in PIN_ROLES
 
 
 def needs_password(role: str) -> bool:

@@ -1,6 +1,5 @@
 """Learners' pages: the catalogue, a course, its lessons page by page, quizzes one question at a
-time with kind feedback, and the certificate. Facilitators' class pages are in
-``class_views`` on the same blueprint.
+time with kind feedback, and the certificate. Facilitators' class pages are the classes area's.
 
 Imports the area's models, ``kiosk.auth`` decorators, ``kiosk.data`` and ``kiosk.i18n``.
 """
@@ -213,6 +212,3 @@ def certificate(course_id):
         return redirect(url_for(".course", course_id=course_id))
     return render_template("courses/certificates.html", course=found,
                            certificates=[{**issued, "name": g.user["name"]}])
-
-
-from . import class_views  # noqa: E402,F401  (the facilitators' pages, on this blueprint)

@@ -1,8 +1,9 @@
 """Facilitators' class pages: the centre's classes, a class's progress grid and who needs help,
 enrolment, attendance in one tap per learner, CSV downloads and the class's certificates.
 
-Imports the area's models, ``kiosk.auth`` decorators, ``kiosk.data`` and ``kiosk.i18n``; the
-routes sit on the learners' blueprint (``views.bp``).
+Imports the area's models, the courses area's models (the courses a class may follow),
+``kiosk.auth.access``, ``kiosk.data`` and ``kiosk.i18n``. Every page is a centre's (the hub has
+no classes) and needs the ``teach`` permission: checked once, for the whole blueprint.
 """
 
 from __future__ import annotations
@@ -14,14 +15,28 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from ..auth.access import node_only, permission_required
-from ..data import get_db, utcnow, writing
+from ..auth.access import require
+from ..courses import models as courses
+from ..data import get_db, utcnow
 from ..errors import ValidationError
 from ..i18n import _, current_language, format_number, list_separator
+from . import grid as grids
 from . import models
-from .views import bp
+
+bp = Blueprint("classes", __name__, url_prefix="/courses/classes")
+require(bp, "teach", node_only=True)
 
 SHOWN_CANDIDATES = 40  # people offered at once when adding to a class; a search narrows it
 
@@ -49,39 +64,31 @@ def _day(held_on: str | None) -> dt.date | None:
 
 
 def _courses() -> list[dict]:
-    found = models.catalogue(get_db(), lang=current_language(), every_language=True)
+    found = courses.catalogue(get_db(), lang=current_language(), every_language=True)
     return sorted(found, key=lambda c: c["title"].casefold())
 
 
-@bp.route("/classes", methods=["GET", "POST"])
-@node_only  # the hub has no classes
-@permission_required("teach")
-def classes():
+@bp.route("", methods=["GET", "POST"])
+def index():
     archived = request.args.get("archived") == "1"
     form = {"name": request.form.get("name", ""), "course": request.form.get("course", "")}
     errors: dict[str, list[str]] = {}
-    courses = _courses()
+    courses_offered = _courses()
     if request.method == "POST":
         archived = False
-        if form["course"] not in {c["id"] for c in courses}:
-            errors["course"] = [_("Choose one of the courses of the list.")]
-        db = get_db()
-        try:
-            with writing(db):  # the name is checked by the model; a course not offered undoes it
-                class_id = models.create_class(
-                    db, centre_id=_centre(), name=unicodedata.normalize("NFC", form["name"]),
-                    course_id=form["course"], facilitator_id=g.user["id"], now=utcnow())
-                if errors:
-                    raise ValidationError(errors)
+        try:  # checked whole before anything is written
+            class_id = models.create_class(
+                get_db(), centre_id=_centre(), name=unicodedata.normalize("NFC", form["name"]),
+                course_id=form["course"], facilitator_id=g.user["id"], now=utcnow())
         except ValidationError as e:
-            errors = {**e.errors, **errors}
-        if not errors:
+            errors = e.errors
+        else:
             flash(_("The class is ready. Now add its learners."), "success")
-            return redirect(url_for(".class_learners", class_id=class_id))
+            return redirect(url_for(".learners", class_id=class_id))
     found = models.list_classes(get_db(), _centre(), current_language(), archived=archived)
     for row in found:
         row["last_day"] = _day(row["last_session"])
-    return render_template("courses/class_list.html", classes=found, courses=courses,
+    return render_template("classes/list.html", classes=found, courses=courses_offered,
                            archived=archived, form=form, errors=errors), 400 if errors else 200
 
 
@@ -89,7 +96,7 @@ def classes():
 
 
 def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
-    grid = models.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
+    grid = grids.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
     sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
     # "3 of 7" is translated once and filled in here: forty rows of it cost the page more
     # through gettext in the template than the rest of its grid.
@@ -100,14 +107,12 @@ def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
                                "total": format_number(row["total"])}
         row["attended_of"] = of % {"done": format_number(row["attended"]), "total": held}
     return render_template(
-        "courses/class_page.html", grid=grid, klass=grid["class"], sessions=sessions,
+        "classes/page.html", grid=grid, klass=grid["class"], sessions=sessions,
         stuck=[row for row in grid["rows"] if row["stuck"]], errors=errors or {}), status
 
 
-@bp.get("/classes/<class_id>")
-@node_only
-@permission_required("teach")
-def class_page(class_id):
+@bp.get("/<class_id>")
+def page(class_id):
     return _class_page(class_id)
 
 
@@ -131,25 +136,21 @@ def _learners_page(class_id: str, status: int = 200):
             more = models.count_candidates(db, class_id=class_id, centre_id=_centre(),
                                            query=query) - SHOWN_CANDIDATES
     return render_template(
-        "courses/class_learners.html", klass=klass, learners=models.learners_of(db, class_id),
+        "classes/learners.html", klass=klass, learners=models.learners_of(db, class_id),
         query=query, candidates=people, more=more, waiting=waiting), status
 
 
-@bp.get("/classes/<class_id>/learners")
-@node_only
-@permission_required("teach")
-def class_learners(class_id):
+@bp.get("/<class_id>/learners")
+def learners(class_id):
     return _learners_page(class_id)
 
 
 def _back(class_id: str, anchor: str):
     query = request.form.get("q", "").strip()[:60] or None
-    return redirect(url_for(".class_learners", class_id=class_id, q=query, _anchor=anchor))
+    return redirect(url_for(".learners", class_id=class_id, q=query, _anchor=anchor))
 
 
-@bp.post("/classes/<class_id>/enrol")
-@node_only
-@permission_required("teach")
+@bp.post("/<class_id>/enrol")
 def enrol(class_id):
     _class(class_id)
     learner_id = request.form.get("learner_id", "")
@@ -164,9 +165,7 @@ def enrol(class_id):
     return _back(class_id, "add")
 
 
-@bp.post("/classes/<class_id>/unenrol")
-@node_only
-@permission_required("teach")
+@bp.post("/<class_id>/unenrol")
 def unenrol(class_id):
     _class(class_id)
     learner_id = request.form.get("learner_id", "")
@@ -180,10 +179,8 @@ def unenrol(class_id):
     return _back(class_id, "learners")
 
 
-@bp.post("/classes/<class_id>/edit")
-@node_only
-@permission_required("teach")
-def edit_class(class_id):
+@bp.post("/<class_id>/edit")
+def edit(class_id):
     klass = _class(class_id)
     db = get_db()
     if "archive" in request.form:
@@ -191,7 +188,7 @@ def edit_class(class_id):
         models.archive_class(db, class_id, archived, utcnow())
         flash(_("The class is archived. You find it under “Archived classes”.") if archived
               else _("The class is back in the list."), "success")
-        return redirect(url_for(".classes") if archived else url_for(".class_page",
+        return redirect(url_for(".index") if archived else url_for(".page",
                                                                      class_id=class_id))
     try:
         models.rename_class(db, class_id, unicodedata.normalize(
@@ -200,15 +197,13 @@ def edit_class(class_id):
         return _class_page(class_id, errors=e.errors, status=400)
     if klass["name"] != _class(class_id)["name"]:
         flash(_("The class has a new name."), "success")
-    return redirect(url_for(".class_page", class_id=class_id))
+    return redirect(url_for(".page", class_id=class_id))
 
 
 # Attendance: one session per class and day; one tap per learner, one save.
 
 
-@bp.post("/classes/<class_id>/sessions")
-@node_only
-@permission_required("teach")
+@bp.post("/<class_id>/sessions")
 def open_session(class_id):
     _class(class_id)
     sid = models.open_session(get_db(), class_id=class_id, centre_id=_centre(), day=_today(),
@@ -216,9 +211,7 @@ def open_session(class_id):
     return redirect(url_for(".attendance", class_id=class_id, session_id=sid))
 
 
-@bp.route("/classes/<class_id>/sessions/<session_id>", methods=["GET", "POST"])
-@node_only
-@permission_required("teach")
+@bp.route("/<class_id>/sessions/<session_id>", methods=["GET", "POST"])
 def attendance(class_id, session_id):
     klass = _class(class_id)
     db = get_db()
@@ -238,8 +231,8 @@ def attendance(class_id, session_id):
         else:
             flash(_("Attendance saved: %(present)s of %(total)s present.", present=count,
                     total=len(learners)), "success")
-            return redirect(url_for(".class_page", class_id=class_id, _anchor="sessions"))
-    return render_template("courses/class_session.html", klass=klass, session=session,
+            return redirect(url_for(".page", class_id=class_id, _anchor="sessions"))
+    return render_template("classes/session.html", klass=klass, session=session,
                            day=_day(session["held_on"]), learners=learners, present=present,
                            count=len(present & {p["id"] for p in learners}),
                            saved=bool(marked)), status
@@ -281,11 +274,9 @@ def _local_day(moment: str | None) -> str:
     return dt.datetime.fromisoformat(moment).astimezone(zone).date().isoformat()
 
 
-@bp.get("/classes/<class_id>/progress.csv")
-@node_only
-@permission_required("teach")
+@bp.get("/<class_id>/progress.csv")
 def progress_csv(class_id):
-    grid = models.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
+    grid = grids.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
     header = [_("Name"), _("Lessons done"), _("Lessons")]
     for number, lesson in enumerate(grid["lessons"], 1):
         numbered = f"{number}. {lesson['title']}"
@@ -307,9 +298,7 @@ def progress_csv(class_id):
     return _csv(rows, grid["class"], "progress")
 
 
-@bp.get("/classes/<class_id>/attendance.csv")
-@node_only
-@permission_required("teach")
+@bp.get("/<class_id>/attendance.csv")
 def attendance_csv(class_id):
     klass = _class(class_id)
     db = get_db()
@@ -324,18 +313,16 @@ def attendance_csv(class_id):
     return _csv(rows, klass, "attendance")
 
 
-@bp.get("/classes/<class_id>/certificates")
-@node_only
-@permission_required("teach")
-def class_certificates(class_id):
+@bp.get("/<class_id>/certificates")
+def certificates(class_id):
     klass = _class(class_id)
     db = get_db()
     issued = []
     for learner in models.learners_of(db, class_id):
-        found = models.find_certificate(db, learner["id"], klass["course_id"])
+        found = courses.find_certificate(db, learner["id"], klass["course_id"])
         if found:
             issued.append({"name": learner["name"], "code": found["code"],
                            "issued_at": found["issued_at"]})
     return render_template("courses/certificates.html", course=klass["course"],
                            certificates=issued,
-                           back=url_for(".class_page", class_id=class_id))
+                           back=url_for(".page", class_id=class_id))

@@ -1,0 +1,53 @@
+"""The courses area's SQL as functions, by concern: installing packs (``importing``), reading
+courses in a language (``reading``), learners' progress and certificates (``progress``), quizzes
+(``quizzes``) and the demo (``demo``). Other areas use the names listed here.
+
+Imports ``kiosk.data``, ``kiosk.errors``, ``kiosk.i18n`` and ``sync``; no Flask request
+globals: the CLI, the demo and tests call these directly. Times are passed in (``now``).
+"""
+
+from sync.engine import OWNER, REGION, UPLOAD_HUB, SyncedTable
+
+from .demo import demo
+from .importing import import_pack, installed, installed_version
+from .progress import (
+    catalogue,
+    certificate_id,
+    complete_course,
+    course_state,
+    find_certificate,
+    finish_lesson,
+    open_page,
+    progress_id,
+    stable_id,
+    standing,
+)
+from .quizzes import answer, finish_answered_attempt, last_attempt, open_attempt
+from .reading import (
+    course_text,
+    get_course,
+    get_lesson,
+    lessons_of,
+    pick_language,
+    questions_of,
+    topics,
+)
+
+# Courses come from the hub to every centre; only the hub changes them. A centre may install a
+# pack itself (no link for months): those rows stay uncaptured, and the hub's copy wins.
+_COURSE_TABLES = ("courses", "course_texts", "lessons", "lesson_texts", "questions",
+                  "question_texts")
+SYNCED_TABLES = [
+    *(SyncedTable(name, scope=REGION, upload=UPLOAD_HUB) for name in _COURSE_TABLES),
+    SyncedTable("course_media", scope=REGION, upload=UPLOAD_HUB, media=("sha256",)),
+    # A learner's records belong to the centre and go up to the hub.
+    *(SyncedTable(name, scope=OWNER) for name in ("progress", "quiz_attempts", "certificates")),
+]
+
+__all__ = [
+    "SYNCED_TABLES", "answer", "catalogue", "certificate_id", "complete_course", "course_state",
+    "course_text", "demo", "find_certificate", "finish_answered_attempt", "finish_lesson",
+    "get_course", "get_lesson", "import_pack", "installed", "installed_version", "last_attempt",
+    "lessons_of", "open_attempt", "open_page", "pick_language", "progress_id",
+    "questions_of", "stable_id", "standing", "topics",
+]
