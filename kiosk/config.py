@@ -138,9 +138,31 @@ def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = Non
     """Merge the four layers into one dict of Flask config keys, validated."""
     environ = os.environ if environ is None else environ
     mapping = dict(mapping or {})
-    settings = {o.name: o.default for o in OPTIONS}
     data_dir = data_dir_from(mapping.get("DATA_DIR"), environ)
-    settings.update(read_file(data_dir))
+    settings = _layered(read_file(data_dir), mapping, data_dir, environ)
+    settings.setdefault("SECRET_KEY", read_secret(data_dir))
+    if settings.get("SYNC_TOKEN") is None:
+        settings["SYNC_TOKEN"] = read_token(data_dir)
+    validate(settings)
+    return settings
+
+
+def check_new(data_dir: Path, role: str, name: str, centre_id: str,
+              environ: Mapping[str, str] | None = None, **extra) -> None:
+    """Would the installation ``write_new`` is about to write load, with this environment's
+    settings? ConfigError if not, before anything is written (issue 15: ``init --currency XXX``
+    wrote a centre that then refused to start, and a second ``init`` said "already set up")."""
+    environ = os.environ if environ is None else environ
+    stored = _file_settings(_stored(role, name, centre_id, extra))
+    settings = _layered(stored, {}, data_dir, environ)
+    settings.update(SECRET_KEY="made by write_new", SYNC_TOKEN=None)
+    validate(settings)
+
+
+def _layered(stored: dict, mapping: dict, data_dir: Path, environ: Mapping[str, str]) -> dict:
+    """Defaults, then the config file's settings, the environment's and the mapping's, typed."""
+    settings = {o.name: o.default for o in OPTIONS}
+    settings.update(stored)
     for name in OPTION_NAMES - {"DATA_DIR", "NOW", "SYNC_TOKEN"}:
         if f"INFOCENTRE_{name}" in environ:
             settings[name] = environ[f"INFOCENTRE_{name}"]
@@ -151,11 +173,7 @@ def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = Non
             settings[name] = convert(settings[name])
         except (TypeError, ValueError):
             raise ConfigError(_("The setting %(name)s has an invalid value.", name=name)) from None
-    settings.setdefault("SECRET_KEY", read_secret(data_dir))
-    if settings.get("SYNC_TOKEN") is None:
-        settings["SYNC_TOKEN"] = read_token(data_dir)
     settings["DATABASE"] = str(data_dir / DATABASE_FILE)
-    validate(settings)
     return settings
 
 
@@ -172,6 +190,10 @@ def read_file(data_dir: Path) -> dict:
         raise ConfigError(_("The config file %(path)s cannot be read.", path=path)) from None
     if not isinstance(stored, dict):
         raise ConfigError(_("The config file %(path)s cannot be read.", path=path))
+    return _file_settings(stored)
+
+
+def _file_settings(stored: dict) -> dict:
     by_file_key = {o.name.lower(): o.name for o in OPTIONS if o.in_file}
     return {by_file_key[k]: v for k, v in stored.items() if k in by_file_key}
 
@@ -270,12 +292,18 @@ def check_catalogue(locales_dir: str | Path, code: str) -> None:
                             file=catalogue_file(locales_dir, code)))
 
 
-def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:
-    """Write a fresh config file and secret key (used by ``infocentre init``)."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _stored(role: str, name: str, centre_id: str, extra: dict) -> dict:
+    """What a new installation's config file holds."""
     stored = {"role": role, "centre_id": centre_id, "centre_name": name}
     stored.update({k.lower(): v for k, v in extra.items()})
     stored.setdefault("languages", list(LANGUAGES))
+    return stored
+
+
+def write_new(data_dir: Path, role: str, name: str, centre_id: str, **extra) -> None:
+    """Write a fresh config file and secret key (used by ``infocentre init``)."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stored = _stored(role, name, centre_id, extra)
     secret_path = data_dir / SECRET_FILE
     # The key is made here, on this machine, and never committed or shown (issue 3).
     fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

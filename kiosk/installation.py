@@ -53,6 +53,13 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
         if role != "node" or not (hub_url and token):
             raise KioskError(_("A centre joins a hub with both --hub and --token."))
         joined = _check_hub(hub_url, token)
+    # A centre registered at the hub takes the id the hub gave it; its centres row comes from
+    # the hub at the first sync.
+    centre_id = joined or str(uuid.uuid4())
+    extra = {"hub_url": hub_url} if joined else {}
+    # The settings are checked, the environment's too, before anything is written or moved.
+    config_module.check_new(data_dir, role, name, centre_id, default_language=language,
+                            currency=currency.upper(), **extra)
     existing = [data_dir / f for f in OWN_FILES if (data_dir / f).exists()]
     if existing and not force:
         raise KioskError(_("A centre is already set up in %(path)s; nothing was changed. Use "
@@ -63,11 +70,7 @@ def init_installation(data_dir: Path, *, role: str, name: str, language: str = "
         replaced.mkdir(mode=PRIVATE_DIR, parents=True)
         for path in existing:
             shutil.move(str(path), replaced / path.name)
-    # A centre registered at the hub takes the id the hub gave it; its centres row comes from
-    # the hub at the first sync.
-    centre_id = joined or str(uuid.uuid4())
     try:
-        extra = {"hub_url": hub_url} if joined else {}
         config_module.write_new(data_dir, role, name, centre_id, default_language=language,
                                 currency=currency.upper(), **extra)
         if joined:

@@ -85,6 +85,26 @@ def test_init_without_the_default_languages_catalogue_writes_nothing(tmp_path, r
     assert again.exit_code == 0, again.output
 
 
+@pytest.mark.parametrize("args, environment, message", [
+    (["--currency", "XXQ"], {}, "XXQ is not a valid currency code"),
+    ([], {"INFOCENTRE_TIMEZONE": "Mars/Olympus"}, "Mars/Olympus is not a valid time zone"),
+    ([], {"INFOCENTRE_IDLE_MINUTES": "many"}, "The setting IDLE_MINUTES has an invalid value."),
+])
+def test_init_with_a_setting_that_would_not_load_writes_nothing(tmp_path, run_cli, monkeypatch,
+                                                                args, environment, message):
+    """Issue 15: a centre was written, then refused to start, and a second ``init`` said
+    "already set up". The settings, the environment's too, are checked first."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = run_cli(tmp_path / "c", "init", "--role", "node", "--name", "Centro", *args)
+    assert result.exit_code == 1 and message in result.stderr, result.output
+    assert not (tmp_path / "c").exists()
+    for name in environment:
+        monkeypatch.delenv(name)
+    again = run_cli(tmp_path / "c", "init", "--role", "node", "--name", "Centro")
+    assert again.exit_code == 0, again.output
+
+
 def test_demo_without_its_data_says_so_in_one_line(data_dir, run_cli, monkeypatch, tmp_path):
     monkeypatch.setenv("INFOCENTRE_CONTENT_DIR", str(tmp_path / "nothing"))
     result = run_cli(data_dir, "demo")
