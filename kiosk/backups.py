@@ -147,7 +147,7 @@ def take_backup(data_dir: str | os.PathLike, folder: str | os.PathLike, *,
         _check_room(data_dir, folder, blobs, previous, reserve)
         part = folder / f"{PARTIAL}{_stamp(now)}-{secrets.token_hex(3)}"
         try:
-            report = _write(data_dir, part, blobs, previous, now)
+            report = _write(data_dir, part, previous, now)
             number = _number(previous) + 1
             final = folder / f"{PREFIX}{number:05d}-{report.made_at}"
             os.rename(part, final)
@@ -229,8 +229,7 @@ class _Written:
     result: BackupReport
 
 
-def _write(data_dir: Path, part: Path, blobs: dict[str, tuple[Path, int]],
-           previous: Path | None, now) -> _Written:
+def _write(data_dir: Path, part: Path, previous: Path | None, now) -> _Written:
     part.mkdir(mode=PRIVATE_DIR)
     result = BackupReport(part)
     files = {}
@@ -245,6 +244,10 @@ def _write(data_dir: Path, part: Path, blobs: dict[str, tuple[Path, int]],
     made = (now or _utc)() + dt.timedelta(milliseconds=offset_ms)  # by the hub's clock
     files[config_module.DATABASE_FILE] = _describe(part / config_module.DATABASE_FILE)
     result.database_bytes = files[config_module.DATABASE_FILE]["size"]
+    # Listed after the copy, not before it: a photo stored, and named by a row, between an
+    # earlier listing and the copy would be named by the backup and missing from it (the
+    # listing for the room check came first, and a terminal saving a photo lost it).
+    blobs = _blobs(data_dir / "media")
     for name in FILES:
         if (data_dir / name).is_file():
             files[name] = copy_file(data_dir / name, part / name)

@@ -306,6 +306,28 @@ def test_a_second_backup_links_the_blobs_of_the_first_and_only_the_newest_are_ke
     assert stored_blobs(tmp_path / "restored") == set(first_blobs) | set(new)
 
 
+def test_a_photo_saved_just_before_the_database_is_copied_is_in_the_backup(
+        tmp_path, app, db, data_dir, monkeypatch):
+    """The photos are listed after the database is copied: a photo stored, and named by a row,
+    after the room check's listing but before the copy was named by the backup and missing
+    from it (seen with ten terminals saving photos)."""
+    import kiosk.backups as backups
+
+    person = make_account(db, app.config["CENTRE_ID"], name="Rosa", pin=None)
+    checked = backups._check_room
+
+    def a_terminal_saves_a_photo_meanwhile(*args, **kwargs):
+        checked(*args, **kwargs)
+        sha = Store(data_dir / "media").add_bytes(photo(7)).sha
+        db.execute("UPDATE accounts SET photo = ? WHERE id = ?", [sha, person["id"]])
+
+    monkeypatch.setattr(backups, "_check_room", a_terminal_saves_a_photo_meanwhile)
+    take_backup(data_dir, tmp_path / "backups")
+    [made] = list_backups(tmp_path / "backups")
+    [(sha,)] = db_rows(made, "SELECT photo FROM accounts WHERE name = 'Rosa'")
+    assert sha and blob_ok(made, sha)
+
+
 def test_one_daily_backup_a_day_whatever_the_pc_clock_says(tmp_path, data_dir):
     folder = tmp_path / "daily"
     day = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone.utc)
