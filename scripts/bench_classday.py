@@ -182,6 +182,7 @@ def seed_centre(centre: Path, learners: int) -> dict:
     """Learners in the demo class, their PIN hashed once; what the learners will open."""
     from kiosk.auth import models as accounts
     from kiosk.classes import models as classes
+    from kiosk.classes.demo import DEMO_CLASS_NAME
     from kiosk.courses import models as courses
     from kiosk.courses import render
     from kiosk.data import open_db, utcnow
@@ -190,7 +191,7 @@ def seed_centre(centre: Path, learners: int) -> dict:
     now = utcnow()
     centre_id = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
     class_id = db.execute("SELECT id FROM classes WHERE name = ?",
-                          [courses.DEMO_CLASS_NAME]).fetchone()[0]
+                          [DEMO_CLASS_NAME]).fetchone()[0]
     course_id = db.execute("SELECT course_id FROM classes WHERE id = ?", [class_id]).fetchone()[0]
     pin_hash = accounts.hash_secret(LEARNER_PIN)
     ids = []

@@ -18,6 +18,7 @@ import requests
 
 from kiosk.auth import models as accounts
 from kiosk.classes import models as classes
+from kiosk.classes.demo import DEMO_CLASS_NAME
 from kiosk.courses import models as courses
 from kiosk.data import open_db, utcnow
 
@@ -56,7 +57,7 @@ def centre(tmp_path_factory):
     db = open_db(path / "infocentre.db")
     centre_id = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
     class_id = db.execute("SELECT id FROM classes WHERE name = ?",
-                          [courses.DEMO_CLASS_NAME]).fetchone()[0]
+                          [DEMO_CLASS_NAME]).fetchone()[0]
     course_id = db.execute("SELECT course_id FROM classes WHERE id = ?", [class_id]).fetchone()[0]
     pin_hash = accounts.hash_secret(PIN)
     learners = []
