@@ -32,6 +32,7 @@ from sync.media import Store
 from .conftest import CSRF
 from .factories import PIN, make_account, make_village
 from .live import ROOT, db_rows, infocentre, join_centre, start_demo_server, start_server
+from .test_disk_full import fill
 
 TERMINALS = 10
 
@@ -97,19 +98,6 @@ def mount_tmpfs():
     yield mount
     for path in reversed(mounted):
         subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
-
-
-def fill(disk: Path, leave: int) -> Path:
-    """Fill ``disk`` until ``leave`` bytes are free."""
-    filler = disk / f"filler-{secrets.token_hex(3)}"
-    with filler.open("wb") as out:
-        while (free := shutil.disk_usage(disk).free) > leave:
-            try:
-                out.write(bytes(min(1 << 20, free - leave)))
-                out.flush()
-            except OSError:
-                break
-    return filler
 
 
 # Ten terminals write while the backup is taken.
