@@ -150,8 +150,9 @@ def load(mapping: Mapping | None = None, environ: Mapping[str, str] | None = Non
 def check_new(data_dir: Path, role: str, name: str, centre_id: str,
               environ: Mapping[str, str] | None = None, **extra) -> None:
     """Would the installation ``write_new`` is about to write load, with this environment's
-    settings? ConfigError if not, before anything is written (issue 15: ``init --currency XXX``
-    wrote a centre that then refused to start, and a second ``init`` said "already set up")."""
+    settings? ConfigError if not, before anything is written (issue 15: ``init`` with a made-up
+    currency wrote a centre that then refused to start, and a second ``init`` said "already
+    set up")."""
     environ = os.environ if environ is None else environ
     stored = _file_settings(_stored(role, name, centre_id, extra))
     settings = _layered(stored, {}, data_dir, environ)

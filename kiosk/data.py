@@ -27,7 +27,7 @@ from jinja2.filters import do_filesizeformat
 from sqlite_utils import Database
 
 from sync.engine.schema import MIGRATIONS as SYNC_MIGRATIONS
-from sync.engine.state import immediate, read_state
+from sync.engine.state import immediate, read_state, snapshot
 from sync.engine.text import tolerant_text
 
 from .errors import ConfigError
@@ -218,17 +218,15 @@ def get_db() -> Database:
 
 @contextlib.contextmanager
 def reading(db: Database):
-    """Reads that must agree with each other see one moment of the database: a page made of
-    several queries never meets, say, a learner enrolled between two of them. Inside another
-    transaction they already do."""
+    """Reads that must agree with each other see one moment of the database (the engine's
+    ``snapshot``): a page made of several queries never meets, say, a learner enrolled between
+    two of them. Reads only: a write inside would need the lock it was not begun with (that is
+    ``writing``). Inside another transaction they already see one moment."""
     if db.conn.in_transaction:
         yield
         return
-    db.execute("BEGIN")
-    try:
+    with snapshot(db):
         yield
-    finally:
-        db.execute("COMMIT")
 
 
 @contextlib.contextmanager
