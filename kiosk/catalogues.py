@@ -9,6 +9,7 @@ otherwise replace such comments with the ones found in the code).
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
 
@@ -76,18 +77,34 @@ def update(locales: Path = LOCALES) -> Catalog:
 
 def compile_all(locales: Path = LOCALES, into: Path | None = None) -> list[Path]:
     """Write every ``messages.po``'s ``messages.mo`` beside it, or into the same place under
-    ``into`` (the wheel build's copy); fuzzy entries are left out. Returns the files changed."""
+    ``into`` (the wheel build's copy); fuzzy and untranslated entries are left out (see
+    ``translated_only``). Returns the files changed."""
     written = []
     for code in codes(locales):
         catalog = read(code, locales)
         target = catalogue_path(code, into or locales).with_suffix(".mo")
         target.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        write_mo(buffer, catalog, use_fuzzy=False)
+        write_mo(buffer, translated_only(catalog))
         if not target.exists() or target.read_bytes() != buffer.getvalue():
             target.write_bytes(buffer.getvalue())
             written.append(target)
     return written
+
+
+def translated_only(catalog: Catalog) -> Catalog:
+    """A copy of ``catalog`` without its fuzzy or untranslated messages, for compiling.
+
+    Babel's ``write_mo`` drops an empty singular but writes a plural whose forms are all
+    empty with the source's own forms, and fills one missing form the same way: the compiled
+    catalogue then *has* the message, in English, and gettext never asks the fallback
+    (Spanish, for Kichwa). Left out, the message falls through to the next catalogue.
+    """
+    kept = copy.deepcopy(catalog)
+    for message in list(kept):
+        if message.id and not is_translated(message):
+            kept.delete(message.id, context=message.context)
+    return kept
 
 
 def is_translated(message) -> bool:
