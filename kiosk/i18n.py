@@ -45,6 +45,9 @@ LANGUAGES: dict[str, Language] = {
 # a Kichwa reader is far more likely to read Spanish than English.
 FALLBACKS = {"qu_EC": ("es",)}
 
+# The language course text falls back to for a person who named none (accounts.second_lang).
+SECOND_LANGUAGE = "es"
+
 _cache: dict[tuple[str, str], NullTranslations] = {}
 _cache_lock = threading.Lock()
 _process = threading.local()
@@ -142,6 +145,28 @@ def language() -> Language:
     return LANGUAGES[current_language()]
 
 
+def default_second_language() -> str:
+    """What a new account's second language is unless someone chooses another."""
+    offered = current_app.config["LANGUAGES"]
+    return SECOND_LANGUAGE if SECOND_LANGUAGE in offered else offered[0]
+
+
+def fallback_chain(page: str, second: str | None = None) -> tuple[str, ...]:
+    """The languages to look for a text in, best first: the page's; then, on a Kichwa page,
+    Spanish (for everyone); otherwise the reader's second language (Spanish when none).
+    English, the catalogue's source, is in it only as the page's or the second language."""
+    chain = [page, *FALLBACKS.get(page, ()), second or SECOND_LANGUAGE]
+    return tuple(dict.fromkeys(chain))
+
+
+def text_languages() -> tuple[str, ...]:
+    """``fallback_chain`` for this request: its language and the signed-in person's second."""
+    user = getattr(g, "user", None) if has_request_context() else None
+    page = current_language() if has_request_context() else \
+        current_app.config["DEFAULT_LANGUAGE"]
+    return fallback_chain(page, user and user.get("second_lang"))
+
+
 def init_app(app) -> None:
     # Flask-Babel chooses the locale (Flask-WTF's messages, Babel's formats) and serves its own
     # gettext from the same catalogues; the app's ``_`` and templates use ``_translations``,
@@ -163,6 +188,7 @@ def init_app(app) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals.update(
         current_language=current_language,
+        default_second_language=default_second_language,
         language=language,
         languages=lambda: [LANGUAGES[c] for c in current_app.config["LANGUAGES"]],
         ngettext=ngettext,

@@ -61,8 +61,11 @@ def _secret_for(role: str, pin: str | None, password: bool) -> dict:
 @click.option("--pin", help="4 to 6 numbers; asked twice, hidden, when left out.")
 @click.option("--password", is_flag=True, help="Ask for a password (regional staff).")
 @click.option("--lang", help="The person's language: es, en, fr, qu_EC or ar.")
+@click.option("--second-language", "second_lang",
+              help="The language to read a course in when it lacks the person's own: es, en, "
+              "fr, qu_EC or ar (es when left out).")
 @click.pass_obj
-def add(installation, name, role, pin, password, lang):
+def add(installation, name, role, pin, password, lang, second_lang):
     with installation.app().app_context():
         config = current_app.config
         try:
@@ -70,6 +73,8 @@ def add(installation, name, role, pin, password, lang):
             role = forms.clean_role(role, list_codes=True)
             if lang is not None:
                 lang = forms.clean_language(lang, config["LANGUAGES"])
+            if second_lang is not None:
+                second_lang = forms.clean_second_language(second_lang, config["LANGUAGES"])
         except ValidationError as e:
             raise KioskError(str(e)) from None
         if config["ROLE"] == "hub" and not forms.needs_password(role):
@@ -87,7 +92,8 @@ def add(installation, name, role, pin, password, lang):
             raise KioskError(str(e)) from None
         try:
             account = models.add_account(db, centre_id=config["CENTRE_ID"], name=name,
-                                         role=role, lang=lang, now=utcnow(),
+                                         role=role, lang=lang, second_lang=second_lang,
+                                         now=utcnow(),
                                          unique_name=not forms.needs_password(role), **secret)
         except models.NameTaken:
             raise KioskError(_("Someone at this centre already has this name. Add a family "

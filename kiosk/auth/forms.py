@@ -79,5 +79,12 @@ def clean_language(value, offered) -> str:
     return value
 
 
+def clean_second_language(value, offered) -> str:
+    """The language a person reads when a course lacks the page's: any language offered."""
+    if not isinstance(value, str) or value not in offered:
+        _fail("second_lang", _("Choose one of the languages offered."))
+    return value
+
+
 def needs_password(role: str) -> bool:
     return role in PASSWORD_ROLES

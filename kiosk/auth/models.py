@@ -37,7 +37,8 @@ SYNCED_TABLES = [SyncedTable("accounts", scope=OWNER, local_columns=("pin_hash",
 # at once on an old centre PC cannot exhaust its memory.
 HASH_METHOD = "pbkdf2:sha256:600000"
 SESSION_TOUCH_SECONDS = 10  # seen_at is written at most this often per session
-PUBLIC_COLUMNS = "id, centre_id, name, role, lang, photo, created_at, updated_at"
+PUBLIC_COLUMNS = ("id, centre_id, name, role, lang, second_lang, photo, created_at, "
+                  "updated_at")
 DEMO_NAMESPACE = uuid.UUID("6f1d3c52-8a43-4f55-9c55-0d3e1c2b7a10")
 
 
@@ -72,7 +73,8 @@ class NameTaken(KioskError):
 
 def add_account(db: Database, *, centre_id: str, name: str, role: str, now: dt.datetime,
                 pin: str | None = None, password: str | None = None, lang: str | None = None,
-                account_id: str | None = None, unique_name: bool = False) -> dict:
+                second_lang: str | None = None, account_id: str | None = None,
+                unique_name: bool = False) -> dict:
     """Insert an account with already validated values; returns it without secrets.
 
     ``unique_name``: raise ``NameTaken`` if someone at ``centre_id`` has this name, looked up
@@ -82,7 +84,8 @@ def add_account(db: Database, *, centre_id: str, name: str, role: str, now: dt.d
     """
     row = {
         "id": account_id or new_id(), "centre_id": centre_id, "name": name, "role": role,
-        "lang": lang, "pin_hash": hash_secret(pin) if pin else None,
+        "lang": lang, "second_lang": second_lang,
+        "pin_hash": hash_secret(pin) if pin else None,
         "password_hash": hash_secret(password) if password else None,
         "created_at": iso(now), "updated_at": iso(now),
     }  # hashed first: the slow part stays outside the write lock
@@ -120,8 +123,8 @@ def list_accounts(db: Database, *, centre_id: str | None = None, roles=ROLES,
                   query: str = "", now: dt.datetime | None = None) -> list[dict]:
     """Accounts sorted by name; ``query`` keeps names with a word starting with it."""
     marks = ",".join("?" for _ in roles)
-    sql = (f"SELECT a.id, a.centre_id, a.name, a.role, a.lang, a.photo, a.created_at, "
-           f"a.updated_at, "
+    sql = (f"SELECT a.id, a.centre_id, a.name, a.role, a.lang, a.second_lang, a.photo, "
+           f"a.created_at, a.updated_at, "
            f"f.locked_until FROM accounts a LEFT JOIN pin_failures f ON f.account_id = a.id "
            f"WHERE a.role IN ({marks})")
     params = list(roles)
@@ -218,6 +221,12 @@ def set_password(db: Database, account_id: str, password: str, now: dt.datetime)
 
 def set_language(db: Database, account_id: str, lang: str, now: dt.datetime) -> None:
     db.execute("UPDATE accounts SET lang = ?, updated_at = ? WHERE id = ?",
+               [lang, iso(now), account_id])
+
+
+def set_second_language(db: Database, account_id: str, lang: str, now: dt.datetime) -> None:
+    """The language course text falls back to for this person (already validated)."""
+    db.execute("UPDATE accounts SET second_lang = ?, updated_at = ? WHERE id = ?",
                [lang, iso(now), account_id])
 
 
@@ -396,7 +405,8 @@ def demo(db: Database, *, centre_id: str, role: str, content_dir: str | Path,
         with writing(db):
             add_account(db, centre_id=centre_id, name=person["name"], role=person["role"],
                         pin=person.get("pin"), password=person.get("password"),
-                        lang=person.get("lang"), now=now, account_id=account_id)
+                        lang=person.get("lang"), second_lang=person.get("second_lang"),
+                        now=now, account_id=account_id)
             db.table("demo_rows").insert({"table_name": "accounts", "row_id": account_id})
         entry["new"] = True
     return made

@@ -57,3 +57,11 @@ def m0002_account_photos(db):
     # synced: the SHA-256 of a person's photo in the media store (sync.media), shown on the
     # sign-in list for people who read names slowly; the photo travels where the account goes.
     db.execute("ALTER TABLE accounts ADD COLUMN photo TEXT")
+
+
+@MIGRATIONS()
+def m0003_account_second_language(db):
+    # synced: the language a person reads when a course has no text in the page's language
+    # (kiosk.i18n.text_languages); NULL means Spanish. It travels with the account, so a
+    # person reads the same fallback at every centre.
+    db.execute("ALTER TABLE accounts ADD COLUMN second_lang TEXT")

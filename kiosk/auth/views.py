@@ -25,7 +25,16 @@ from flask import (
 
 from ..data import get_db, utcnow
 from ..errors import KioskError, ValidationError
-from ..i18n import _, _l, current_language, format_time, ngettext, set_request_language
+from ..i18n import (
+    LANGUAGES,
+    _,
+    _l,
+    current_language,
+    default_second_language,
+    format_time,
+    ngettext,
+    set_request_language,
+)
 from ..media import add_photo
 from . import forms, models
 from .access import (
@@ -222,6 +231,21 @@ def me():
     return render_template("auth/me.html", errors={})
 
 
+@bp.post("/me/second-language")
+@signin_required
+def my_second_language():
+    """Change the language my courses fall back to."""
+    try:
+        lang = forms.clean_second_language(request.form.get("second_lang"),
+                                           current_app.config["LANGUAGES"])
+    except ValidationError as e:
+        return render_template("auth/me.html", errors=e.errors), 400
+    models.set_second_language(get_db(), g.user["id"], lang, utcnow())
+    flash(_("Saved: when a course is not in your language, it shows in %(language)s.",
+            language=LANGUAGES[lang].name), "success")
+    return redirect(url_for("auth.me"))
+
+
 @bp.post("/me/secret")
 @signin_required
 def change_secret():
@@ -266,7 +290,7 @@ def people():
 @permission_required("manage_people")
 def new_person():
     roles = GRANTABLE[g.user["role"]]
-    form = {k: request.form.get(k, "") for k in ("name", "role", "lang")}
+    form = {k: request.form.get(k, "") for k in ("name", "role", "lang", "second_lang")}
     errors = {}
     if request.method == "POST":
         try:
@@ -289,6 +313,8 @@ def _create_person(form: dict, roles) -> dict:
         ("role", lambda: forms.clean_role(form["role"], roles)),
         ("lang", lambda: forms.clean_language(form["lang"] or current_language(),
                                               current_app.config["LANGUAGES"])),
+        ("second_lang", lambda: forms.clean_second_language(
+            form["second_lang"] or default_second_language(), current_app.config["LANGUAGES"])),
         ("pin", lambda: forms.clean_pin(request.form.get("pin"), request.form.get("confirm"))),
     ):
         try:
@@ -337,6 +363,22 @@ def person(account_id):
             flash(_("%(name)s has a new PIN.", name=account["name"]), "success")
             return redirect(url_for("auth.people"))
     return _person_page(account, errors)
+
+
+@bp.post("/people/<account_id>/second-language")
+@node_only
+@permission_required("manage_people")
+def person_second_language(account_id):
+    account = _managed_account(account_id)
+    try:
+        lang = forms.clean_second_language(request.form.get("second_lang"),
+                                           current_app.config["LANGUAGES"])
+    except ValidationError as e:
+        return _person_page(account, e.errors)
+    models.set_second_language(get_db(), account_id, lang, utcnow())
+    flash(_("Saved: when a course is not in their language, %(name)s reads it in "
+            "%(language)s.", name=account["name"], language=LANGUAGES[lang].name), "success")
+    return redirect(url_for("auth.person", account_id=account_id))
 
 
 def _person_page(account: dict, errors: dict):

@@ -85,8 +85,11 @@ def list_classes(db: Database, centre_id: str, lang: str, archived: bool = False
                      "AS learners, (SELECT max(held_on) FROM class_sessions s WHERE s.class_id = "
                      "c.id) AS last_session FROM classes c WHERE c.centre_id = ? AND "
                      "c.archived = ? ORDER BY c.created_at DESC", [centre_id, int(archived)])
+    # Titled through the reader's fallback languages (issue 16), each with its own lang.
+    titles = courses.course_titles(db, [row["course_id"] for row in rows], lang)
     for row in rows:
-        row["course_title"] = courses.course_text(db, row["course_id"], lang)["title"]
+        title = titles.get(row["course_id"], {"title": "", "lang": None})
+        row["course_title"], row["course_lang"] = title["title"], title["lang"]
     return rows
 
 

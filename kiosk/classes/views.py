@@ -31,7 +31,7 @@ from ..auth.access import require
 from ..courses import models as courses
 from ..data import get_db, utcnow
 from ..errors import ValidationError
-from ..i18n import _, current_language, format_number, list_separator
+from ..i18n import _, format_number, list_separator, text_languages
 from . import grid as grids
 from . import models
 
@@ -47,7 +47,7 @@ def _centre() -> str:
 
 def _class(class_id: str) -> dict:
     """A class of this centre; another centre's (or none) raises NotFound, a 404 page."""
-    return models.get_class(get_db(), class_id, _centre(), current_language())
+    return models.get_class(get_db(), class_id, _centre(), text_languages())
 
 
 def _today() -> dt.date:
@@ -64,7 +64,7 @@ def _day(held_on: str | None) -> dt.date | None:
 
 
 def _courses() -> list[dict]:
-    found = courses.catalogue(get_db(), lang=current_language(), every_language=True)
+    found = courses.catalogue(get_db(), lang=text_languages(), every_language=True)
     return sorted(found, key=lambda c: c["title"].casefold())
 
 
@@ -85,7 +85,7 @@ def index():
         else:
             flash(_("The class is ready. Now add its learners."), "success")
             return redirect(url_for(".learners", class_id=class_id))
-    found = models.list_classes(get_db(), _centre(), current_language(), archived=archived)
+    found = models.list_classes(get_db(), _centre(), text_languages(), archived=archived)
     for row in found:
         row["last_day"] = _day(row["last_session"])
     return render_template("classes/list.html", classes=found, courses=courses_offered,
@@ -96,7 +96,7 @@ def index():
 
 
 def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
-    grid = grids.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
+    grid = grids.class_grid(get_db(), class_id, _centre(), text_languages(), utcnow())
     sessions = [{**s, "day": _day(s["held_on"])} for s in grid["sessions"]]
     # "3 of 7" is translated once and filled in here: forty rows of it cost the page more
     # through gettext in the template than the rest of its grid.
@@ -276,7 +276,7 @@ def _local_day(moment: str | None) -> str:
 
 @bp.get("/<class_id>/progress.csv")
 def progress_csv(class_id):
-    grid = grids.class_grid(get_db(), class_id, _centre(), current_language(), utcnow())
+    grid = grids.class_grid(get_db(), class_id, _centre(), text_languages(), utcnow())
     header = [_("Name"), _("Lessons done"), _("Lessons")]
     for number, lesson in enumerate(grid["lessons"], 1):
         numbered = f"{number}. {lesson['title']}"

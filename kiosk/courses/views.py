@@ -22,7 +22,7 @@ from markupsafe import Markup
 from ..auth.access import signin_required
 from ..data import get_db, utcnow
 from ..errors import NotFound, ValidationError
-from ..i18n import LANGUAGES, _, current_language
+from ..i18n import LANGUAGES, _, text_languages
 from . import models, render
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
@@ -43,14 +43,14 @@ def _media_url(sha: str) -> str:
 
 def _course(course_id: str) -> dict:
     try:
-        return models.get_course(get_db(), course_id, current_language())
+        return models.get_course(get_db(), course_id, text_languages())
     except NotFound:
         abort(404)
 
 
 def _lesson(course: dict, lesson_id: str) -> dict:
     try:
-        lesson = models.get_lesson(get_db(), course["id"], lesson_id, course["lang"])
+        lesson = models.get_lesson(get_db(), course["id"], lesson_id, text_languages())
     except NotFound:
         abort(404)
     if lesson["retired"]:
@@ -70,7 +70,7 @@ def catalogue():
     if topic not in topics:
         topic = None
     every = request.args.get("all") == "1"
-    found = models.catalogue(get_db(), lang=current_language(), learner_id=g.user["id"],
+    found = models.catalogue(get_db(), lang=text_languages(), learner_id=g.user["id"],
                              topic=topic, every_language=every)
     return render_template("courses/catalogue.html", courses=found, topics=topics, topic=topic,
                            every=every)
@@ -80,7 +80,7 @@ def catalogue():
 @signin_required
 def course(course_id):
     found = _course(course_id)
-    state = models.course_state(get_db(), g.user["id"], course_id, found["lang"])
+    state = models.course_state(get_db(), g.user["id"], course_id, text_languages())
     return render_template("courses/course.html", course=found, state=state)
 
 
@@ -88,8 +88,8 @@ def course(course_id):
 @signin_required
 def resume(course_id):
     """Where the learner stopped, on whichever terminal of the centre they were."""
-    found = _course(course_id)
-    state = models.course_state(get_db(), g.user["id"], course_id, found["lang"])
+    _course(course_id)  # a 404 for a course not installed here
+    state = models.course_state(get_db(), g.user["id"], course_id, text_languages())
     target = state["resume"]
     if target is None:
         return redirect(url_for(".course", course_id=course_id))
@@ -115,7 +115,7 @@ def lesson(course_id, lesson_id):
         return redirect(url_for(".lesson", course_id=course_id, lesson_id=lesson_id, page=1))
     models.open_page(get_db(), centre_id=_centre(), learner_id=g.user["id"], lesson=item,
                      page=index, now=utcnow())
-    lessons = models.lessons_of(get_db(), course_id, found["lang"])
+    lessons = models.lessons_of(get_db(), course_id, text_languages())
     return render_template("courses/lesson.html", course=found, lesson=item, lessons=lessons,
                            html=render.to_html(pages[index], _media_url), page=index,
                            pages=len(pages))
@@ -146,7 +146,7 @@ def lesson_done(course_id, lesson_id):
         flash(_("Congratulations! You finished the course."), "success")
         return redirect(url_for(".certificate", course_id=course_id))
     flash(_("Well done! Lesson finished."), "success")
-    lessons = models.lessons_of(get_db(), course_id, found["lang"])
+    lessons = models.lessons_of(get_db(), course_id, text_languages())
     following = [lesson for lesson in lessons if lesson["position"] > item["position"]]
     if following:
         return redirect(_lesson_url(course_id, following[0]))
@@ -161,7 +161,7 @@ def quiz(course_id, lesson_id):
     if item["kind"] != "quiz":
         return redirect(url_for(".lesson", course_id=course_id, lesson_id=lesson_id))
     db = get_db()
-    questions = models.questions_of(db, lesson_id, found["lang"])
+    questions = models.questions_of(db, lesson_id, text_languages())
     if not questions:
         abort(404)
     learner = g.user["id"]
@@ -193,7 +193,7 @@ def quiz(course_id, lesson_id):
     answered = attempt["answers"] if attempt else {}
     last = models.last_attempt(db, learner, lesson_id)
     if attempt is None and last and request.args.get("again") != "1":
-        state = models.course_state(db, learner, course_id, found["lang"])
+        state = models.course_state(db, learner, course_id, text_languages())
         return render_template("courses/quiz_result.html", result=last, state=state,
                                right=round(last["score"] * len(questions) / 100), **view)
     waiting = [q for q in questions if q["id"] not in answered]

@@ -24,7 +24,9 @@ from .progress import (
 )
 from .quizzes import answer, finish_answered_attempt, last_attempt, open_attempt
 from .reading import (
+    chain_of,
     course_text,
+    course_titles,
     get_course,
     get_lesson,
     lessons_of,
@@ -46,7 +48,8 @@ SYNCED_TABLES = [
 
 __all__ = [
     "SYNCED_TABLES", "answer", "catalogue", "certificate_id", "complete_course", "course_state",
-    "course_text", "demo", "find_certificate", "finish_answered_attempt", "finish_lesson",
+    "chain_of", "course_text", "course_titles", "demo", "find_certificate",
+    "finish_answered_attempt", "finish_lesson",
     "get_course", "get_lesson", "import_pack", "installed", "installed_version", "last_attempt",
     "lessons_of", "open_attempt", "open_page", "pick_language", "progress_id",
     "questions_of", "stable_id", "standing", "topics",

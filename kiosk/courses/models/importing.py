@@ -19,7 +19,7 @@ from ...errors import KioskError
 from ...i18n import _
 from .. import packs
 from ..packs import Pack
-from .reading import course_text, pick_language
+from .reading import course_text
 
 
 def _upsert(db: Database, table: str, row: dict) -> bool:
@@ -129,7 +129,7 @@ def installed(db: Database, lang: str) -> list[dict]:
     for course in fetch(db, "SELECT id, pack, version, topic, languages FROM courses "
                             "ORDER BY pack"):
         languages = course["languages"].split()
-        text = course_text(db, course["id"], pick_language(languages, lang))
+        text = course_text(db, course["id"], lang)
         lessons = db.execute("SELECT count(*) FROM lessons WHERE course_id = ? AND retired = 0",
                              [course["id"]]).fetchone()[0]
         found.append({"id": course["pack"], "title": text["title"],

@@ -17,7 +17,7 @@ from ...data import fetch, iso, writing
 from ...errors import KioskError
 from ...i18n import _
 from ..packs import NAMESPACE
-from .reading import course_text, lessons_of, pick_language
+from .reading import Wanted, chain_of, course_text, lessons_of, pick_language
 
 
 def stable_id(*parts: str) -> str:
@@ -25,30 +25,32 @@ def stable_id(*parts: str) -> str:
     return str(uuid.uuid5(NAMESPACE, ":".join(parts)))
 
 
-def catalogue(db: Database, *, lang: str, learner_id: str | None = None,
+def catalogue(db: Database, *, lang: Wanted, learner_id: str | None = None,
               topic: str | None = None, every_language: bool = False) -> list[dict]:
-    """Courses with at least one lesson, in the learner's language (or every course)."""
+    """Courses with at least one lesson in one of the reader's languages (``lang``, best
+    first, or one code: see ``reading.pick_language``), or every course; each titled in the
+    best of them it has, with that ``lang``."""
+    chain = chain_of(lang)
     found = []
     for course in fetch(db, "SELECT id, pack, version, topic, languages, image FROM courses "
                             "ORDER BY pack"):
         languages = course["languages"].split()
         if topic and course["topic"] != topic:
             continue
-        shown = pick_language(languages, lang)
-        if not every_language and lang not in languages and shown != pick_language(
-                [shown], lang):
+        shown = pick_language(languages, chain)
+        if not every_language and shown not in chain:
             continue
         lessons = fetch(db, "SELECT id, minutes FROM lessons WHERE course_id = ? AND "
                             "retired = 0", [course["id"]])
         if not lessons:
             continue
-        text = course_text(db, course["id"], shown)
-        entry = {**course, "languages": languages, "lang": shown, "title": text["title"],
+        text = course_text(db, course["id"], chain)
+        entry = {**course, "languages": languages, "lang": text["lang"], "title": text["title"],
                  "summary": text["summary"], "lessons": len(lessons),
                  "minutes": sum(lesson["minutes"] for lesson in lessons), "done": 0,
                  "started": False, "certificate": None}
         if learner_id:
-            state = course_state(db, learner_id, course["id"], shown)
+            state = course_state(db, learner_id, course["id"], chain)
             entry.update(done=state["done"], started=state["started"],
                          certificate=state["certificate"])
         found.append(entry)
@@ -76,7 +78,7 @@ def _progress(db, learner_id: str, course_id: str) -> dict[str, dict]:
             "WHERE learner_id = ? AND course_id = ?", [learner_id, course_id])}
 
 
-def course_state(db: Database, learner_id: str, course_id: str, lang: str) -> dict:
+def course_state(db: Database, learner_id: str, course_id: str, lang: Wanted) -> dict:
     """Where a learner stands: each lesson's state, the lesson to resume, the certificate."""
     failed = dict(db.execute(
         "SELECT lesson_id, count(*) FROM quiz_attempts WHERE learner_id = ? AND course_id = ? "

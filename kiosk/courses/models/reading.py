@@ -11,23 +11,51 @@ from sqlite_utils import Database
 
 from ...data import fetch
 from ...errors import NotFound
-from ...i18n import _
+from ...i18n import _, fallback_chain
+
+# ``wanted`` below is the reader's languages, best first (``kiosk.i18n.text_languages()``), or
+# one language code, which stands for its ``fallback_chain`` (Spanish after it).
+Wanted = str | tuple[str, ...] | list[str]
 
 
-def pick_language(available: list[str], wanted: str) -> str:
-    """The language to show: the learner's, else Spanish for Kichwa speakers, else the first."""
-    for code in (wanted, "es" if wanted == "qu_EC" else None, "es", "en"):
-        if code and code in available:
+def chain_of(wanted: Wanted) -> tuple[str, ...]:
+    return fallback_chain(wanted) if isinstance(wanted, str) else tuple(wanted)
+
+
+def pick_language(available, wanted: Wanted) -> str:
+    """The language to show: the first of ``wanted`` the text exists in, else the first the
+    text has (so something still shows; templates mark it with its own ``lang``). Never the
+    English source by default: English comes only when it is in ``wanted``."""
+    chain = chain_of(wanted)
+    for code in chain:
+        if code in available:
             return code
-    return available[0] if available else wanted
+    return next(iter(available), chain[0])
 
 
-def course_text(db, course_id: str, lang: str) -> dict:
-    rows = fetch(db, "SELECT lang, title, summary FROM course_texts WHERE course_id = ?",
-                 [course_id])
+def course_text(db, course_id: str, wanted: Wanted) -> dict:
+    """The course's title and summary, with the ``lang`` they are in."""
+    rows = fetch(db, "SELECT lang, title, summary FROM course_texts WHERE course_id = ? "
+                     "ORDER BY rowid", [course_id])
     by_lang = {r["lang"]: r for r in rows}
-    return by_lang.get(lang) or next(iter(by_lang.values()), {"lang": lang, "title": "",
-                                                               "summary": ""})
+    if not by_lang:
+        return {"lang": chain_of(wanted)[0], "title": "", "summary": ""}
+    return by_lang[pick_language(list(by_lang), wanted)]
+
+
+def course_titles(db, course_ids, wanted: Wanted) -> dict[str, dict]:
+    """``{course_id: {"title", "lang"}}`` for several courses at once (class lists)."""
+    ids = list(dict.fromkeys(course_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" for _ in ids)
+    by_course: dict[str, dict[str, dict]] = {}
+    for row in fetch(db, f"SELECT course_id, lang, title FROM course_texts WHERE course_id IN "
+                         f"({marks}) ORDER BY rowid", ids):
+        by_course.setdefault(row["course_id"], {})[row["lang"]] = row
+    return {cid: {"title": texts[code]["title"], "lang": code}
+            for cid, texts in by_course.items()
+            for code in [pick_language(list(texts), wanted)]}
 
 
 def topics() -> dict[str, str]:
@@ -35,34 +63,36 @@ def topics() -> dict[str, str]:
             "selling": _("Selling"), "services": _("Public services"), "other": _("Other")}
 
 
-def get_course(db: Database, course_id: str, lang: str) -> dict:
+def get_course(db: Database, course_id: str, lang: Wanted) -> dict:
     rows = fetch(db, "SELECT id, pack, version, topic, languages, image FROM courses "
                      "WHERE id = ?", [course_id])
     if not rows:
         raise NotFound(_("This course is not installed at this centre."))
     course = rows[0]
     course["languages"] = course["languages"].split()
-    course["lang"] = pick_language(course["languages"], lang)
-    course.update(course_text(db, course_id, course["lang"]))
-    course["lang"] = course["lang"]
+    course.update(course_text(db, course_id, lang))
     return course
 
 
-def lessons_of(db: Database, course_id: str, lang: str) -> list[dict]:
-    """The course's lessons in order (retired ones left out), titled in ``lang``."""
+def lessons_of(db: Database, course_id: str, lang: Wanted) -> list[dict]:
+    """The course's lessons in order (retired ones left out), each titled in the first of
+    ``lang`` it has (``pick_language``), with that ``lang``."""
     rows = fetch(db, "SELECT l.id, l.key, l.position, l.kind, l.minutes, l.image, l.pass_mark, "
                      "t.lang, t.title FROM lessons l LEFT JOIN lesson_texts t ON t.lesson_id = "
                      "l.id WHERE l.course_id = ? AND l.retired = 0 ORDER BY l.position",
                  [course_id])
-    by_lesson: dict[str, dict] = {}
+    return sorted(_best_text(rows, lang).values(), key=lambda r: r["position"])
+
+
+def _best_text(rows: list[dict], wanted: Wanted) -> dict[str, dict]:
+    """One row per ``id`` among rows of texts in several languages: the ``pick_language`` one."""
+    by_id: dict[str, dict[str, dict]] = {}
     for row in rows:
-        kept = by_lesson.get(row["id"])
-        if kept is None or row["lang"] == lang:
-            by_lesson[row["id"]] = row
-    return sorted(by_lesson.values(), key=lambda r: r["position"])
+        by_id.setdefault(row["id"], {})[row["lang"]] = row
+    return {key: texts[pick_language(list(texts), wanted)] for key, texts in by_id.items()}
 
 
-def get_lesson(db: Database, course_id: str, lesson_id: str, lang: str) -> dict:
+def get_lesson(db: Database, course_id: str, lesson_id: str, lang: Wanted) -> dict:
     rows = fetch(db, "SELECT l.id, l.course_id, l.key, l.position, l.kind, l.minutes, l.image, "
                      "l.pass_mark, l.retired, t.lang, t.title, t.body, t.audio FROM lessons l "
                      "JOIN lesson_texts t ON t.lesson_id = l.id WHERE l.id = ? AND "
@@ -70,18 +100,15 @@ def get_lesson(db: Database, course_id: str, lesson_id: str, lang: str) -> dict:
     if not rows:
         raise NotFound(_("This lesson does not exist."))
     by_lang = {r["lang"]: r for r in rows}
-    return by_lang.get(lang) or by_lang.get(pick_language(list(by_lang), lang))
+    return by_lang[pick_language(list(by_lang), lang)]
 
 
-def questions_of(db: Database, lesson_id: str, lang: str) -> list[dict]:
+def questions_of(db: Database, lesson_id: str, lang: Wanted) -> list[dict]:
     rows = fetch(db, "SELECT q.id, q.key, q.position, q.choices AS ids, q.correct, q.image, "
                      "t.lang, t.prompt, t.choices, t.explanation FROM questions q JOIN "
                      "question_texts t ON t.question_id = q.id WHERE q.lesson_id = ? AND "
                      "q.retired = 0 ORDER BY q.position", [lesson_id])
-    by_question: dict[str, dict] = {}
-    for row in rows:
-        if row["id"] not in by_question or row["lang"] == lang:
-            by_question[row["id"]] = row
+    by_question = _best_text(rows, lang)
     found = []
     for row in sorted(by_question.values(), key=lambda r: r["position"]):
         words = json.loads(row["choices"])
