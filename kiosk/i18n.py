@@ -217,14 +217,43 @@ def _local(moment: dt.datetime | str) -> dt.datetime:
     return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
 
 
+# CLDR's ``qu`` names months and days in Spanish ("2 Diciembre 2026"), and Kichwa pages take
+# their formats from es_EC: the month and day names of Kichwa unificado (the Andean calendar's
+# months, as Ecuador's intercultural schools teach them) replace them. Monday first, as
+# ``date.weekday()`` counts.
+KICHWA_MONTHS = ("kulla", "panchiy", "pawkar", "ayriwa", "aymuray", "raymi", "sitwa", "karwa",
+                 "kuski", "wayru", "sasi", "kapak")
+KICHWA_DAYS = ("killachaw", "atichaw", "kuyllurchaw", "illapachaw", "chaskachaw", "kuychichaw",
+               "intichaw")
+_OWN_NAMES = {"qu_EC": (KICHWA_MONTHS, KICHWA_DAYS)}
+
+
+def _own_date(moment: dt.date, format: str) -> str | None:
+    """The date in words for a language whose names CLDR lacks ("2 kapak killa, 2026"), or
+    None where CLDR's are used (other languages, and numeric "short" dates)."""
+    names = _OWN_NAMES.get(current_language())
+    if names is None or format not in ("medium", "long", "full"):
+        return None
+    months, days = names
+    text = f"{moment.day} {months[moment.month - 1]} killa, {moment.year}"
+    if format == "full":
+        text = f"{days[moment.weekday()].capitalize()}, {text}"
+    return text
+
+
 def format_date(moment: dt.datetime | dt.date | str, format: str = "long") -> str:
     if isinstance(moment, (str, dt.datetime)):
         moment = _local(moment).date()
-    return dates.format_date(moment, format=format, locale=_number_locale())
+    return _own_date(moment, format) or dates.format_date(moment, format=format,
+                                                          locale=_number_locale())
 
 
 def format_datetime(moment: dt.datetime | str, format: str = "medium") -> str:
-    return dates.format_datetime(_local(moment), format=format, locale=_number_locale())
+    local = _local(moment)
+    own = _own_date(local.date(), format)
+    if own:
+        return f"{own}, {format_time(local)}"
+    return dates.format_datetime(local, format=format, locale=_number_locale())
 
 
 def format_time(moment: dt.datetime | str) -> str:

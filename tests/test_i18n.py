@@ -1,6 +1,7 @@
 """Five languages: complete catalogues, right-to-left Arabic, the language remembered per
 person, Kichwa falling back to Spanish, and dates, numbers and prices formatted per locale."""
 
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -118,6 +119,8 @@ def test_the_real_kichwa_catalogue_never_answers_in_english(app):
     spanish = catalogues.read("es")
     english = []
     for message in MESSAGES:
+        if spanish.get(message.id) is None:
+            continue  # new: test_catalogue_has_every_message... names it
         if message.pluralizable:
             singular, plural = message.id
             for n in (1, 7):
@@ -234,3 +237,25 @@ def test_dates_are_shown_in_the_installation_time_zone(app):
         i18n.set_request_language("en")
         # 02:00 UTC on the 24th is still the 23rd in Ecuador (UTC-5).
         assert "November 23" in i18n.format_date("2026-11-24T02:00:00+00:00")
+
+
+@pytest.mark.parametrize("format, expected", [
+    ("long", "2 kapak killa, 2026"),
+    ("medium", "2 kapak killa, 2026"),
+    ("full", "Kuyllurchaw, 2 kapak killa, 2026"),  # 2 December 2026 is a Wednesday
+    ("short", "2/12/26"),  # numbers only: Ecuador's order
+])
+def test_kichwa_dates_name_months_and_days_in_kichwa(app, format, expected):
+    """CLDR's Quechua names months in Spanish ("2 Diciembre 2026"): Kichwa pages name them
+    in Kichwa (issue 16), and other languages keep CLDR's names."""
+    with app.test_request_context("/"):
+        i18n.set_request_language("qu_EC")
+        assert i18n.format_date("2026-12-02T15:00:00+00:00", format) == expected
+        assert i18n.format_date(dt.date(2026, 1, 31)) == "31 kulla killa, 2026"
+        assert [i18n.format_date(dt.date(2026, m, 1)).split()[1] for m in range(1, 13)] == \
+            list(i18n.KICHWA_MONTHS)
+        when = i18n.format_datetime("2026-07-05T15:42:00+00:00")
+        assert when.startswith("5 sitwa killa, 2026, ") and "10:42" in when
+        assert "diciembre" not in i18n.format_date(dt.date(2026, 12, 2), "full").lower()
+        i18n.set_request_language("es")
+        assert i18n.format_date(dt.date(2026, 12, 2)) == "2 de diciembre de 2026"
