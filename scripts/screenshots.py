@@ -233,6 +233,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     page.goto(f"{node}/auth/people")
     snap("people")
     page.goto(f"{node}/auth/people/new")
+    snap("new-person")
     page.locator("main form button[type=submit]").click()
     page.wait_for_load_state()
     snap("new-person-errors")
