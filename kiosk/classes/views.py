@@ -2,7 +2,7 @@
 enrolment, attendance in one tap per learner, CSV downloads and the class's certificates.
 
 Imports the area's models, the courses area's models (the courses a class may follow),
-``kiosk.auth.access``, ``kiosk.data`` and ``kiosk.i18n``. Every page is a centre's (the hub has
+``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n`` and Babel (lists of names). Every page is a centre's (the hub has
 no classes) and needs the ``teach`` permission: checked once, for the whole blueprint.
 """
 
