@@ -51,6 +51,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 QUESTION = re.compile(r'name="question" value="([^"]+)"')
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 PRESENT = re.compile(r'name="present" value="([^"]+)"')
+DAY = re.compile(r'name="day" value="([^"]+)"')
 
 
 @dataclass
@@ -140,12 +141,14 @@ def learner(terminal: Terminal, learner_id: str, course: dict, deadline: float) 
 
 
 def facilitator(terminal: Terminal, class_id: str, deadline: float) -> None:
-    """Open today's session, then save attendance every 3-5 s, looking at the grid between."""
+    """Open today's list, then save attendance every 3-5 s, looking at the grid between (the
+    list is sent back with its day: the first save makes the session, the next correct it)."""
     _status, _url, page = terminal.request(f"/courses/classes/{class_id}", timed=False)
     status, session_url, page = terminal.request(
         f"/courses/classes/{class_id}/sessions", {"csrf_token": CSRF.search(page)[1]})
     learners = PRESENT.findall(page)
-    if status != 200 or not learners:
+    day = DAY.search(page)
+    if status != 200 or not learners or not day:
         raise SystemExit(f"could not open today's session: HTTP {status}")
     path = urllib.parse.urlsplit(session_url).path
     while think(deadline, 5.0):
@@ -154,7 +157,7 @@ def facilitator(terminal: Terminal, class_id: str, deadline: float) -> None:
             terminal.tally.error(f"class grid: HTTP {status}")
         here = set(random.sample(learners, random.randint(0, len(learners))))
         status, _url, body = terminal.request(path, {
-            "present": sorted(here), "csrf_token": CSRF.search(page)[1]})
+            "present": sorted(here), "day": day[1], "csrf_token": CSRF.search(page)[1]})
         if status == 200:
             with terminal.tally.lock:
                 terminal.tally.marks += len(learners)

@@ -277,6 +277,7 @@ def pages_to_check(node, hub):
         ("certificate", "villager", node, f"/courses/{COMPUTER}/certificate"),
         ("classes", "facilitator", node, "/courses/classes"),
         ("class", "facilitator", node, "class"),
+        ("class-learners", "facilitator", node, "class-learners"),
         ("attendance", "facilitator", node, "attendance"),
         ("class-certificates", "facilitator", node, "class-certificates"),
         ("hub-home", None, hub, "/"),
@@ -314,7 +315,7 @@ def open_page(page, base, what):
         page.goto(f"{base}/auth/people/new")
         page.locator("main form button[type=submit]").click()
         page.wait_for_load_state()
-    elif what in ("class", "attendance", "class-certificates"):
+    elif what in ("class", "attendance", "class-certificates", "class-learners"):
         page.goto(f"{base}/courses/classes")
         page.locator("a.class-link").first.click()
         page.wait_for_load_state()
@@ -322,6 +323,8 @@ def open_page(page, base, what):
             page.locator("#sessions a.btn").first.click()
         elif what == "class-certificates":
             page.locator("a[href$='/certificates']").click()
+        elif what == "class-learners":
+            page.locator("a[href$='/learners']").first.click()
         page.wait_for_load_state()
     elif what == "give-pin":
         page.goto(f"{base}/auth/people")

@@ -28,6 +28,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 QUESTION = re.compile(r'name="question" value="([^"]+)"')
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 PRESENT = re.compile(r'name="present" value="([^"]+)"')
+DAY = re.compile(r'name="day" value="([^"]+)"')
 LEARNERS = 10
 PIN = "2468"
 
@@ -124,15 +125,16 @@ def test_a_class_answering_at_once_loses_nothing(centre):
         page = terminal.post(f"/courses/classes/{centre['class_id']}/sessions",
                              {"csrf_token": terminal.token()})
         everyone = PRESENT.findall(page.text)
+        day = DAY.search(page.text)[1]  # today's list: saving it with its day makes the session
         here = set()
         for _round in range(15):
             here = set(random.sample(everyone, len(everyone) // 2))
-            saved = terminal.post(page.url.removeprefix(url),
-                                  {"present": sorted(here), "csrf_token": terminal.token()})
+            saved = terminal.post(page.url.removeprefix(url), {
+                "present": sorted(here), "day": day, "csrf_token": terminal.token()})
             if saved.status_code != 200:
                 errors.append(("attendance", saved.status_code))
                 here = None
-        return page.url.rsplit("/", 1)[1], here
+        return classes.session_id(centre["class_id"], day), here
 
     stop = threading.Event()
     writer = threading.Thread(target=a_sync_writing, args=(centre["path"], stop))

@@ -24,7 +24,13 @@ from ..i18n import _
 SYNCED_TABLES = [SyncedTable(name, scope=OWNER)
                  for name in ("classes", "enrolments", "class_sessions", "attendance")]
 
-LEARNER_ROLES = ("villager", "cooperative", "facilitator", "admin")
+# Who may be a class's learner: the villagers, and the cooperative's members (villagers who
+# also sell). Facilitators and admins teach; regional staff belong to the hub (issue 16: they
+# were offered as learners of their own class).
+LEARNER_ROLES = ("villager", "cooperative")
+# Who may rename or archive a class besides the facilitator who made it.
+CLASS_OWNER_ROLES = ("admin",)
+MANY_MAX = 500  # ids in one "add the ticked learners" form; a village centre has fewer
 
 
 def _name_problems(name: str) -> tuple[str, list[str]]:
@@ -58,6 +64,14 @@ def create_class(db: Database, *, centre_id: str, name: str, course_id: str,
     return class_id
 
 
+def may_change(klass: dict, user: dict | None) -> bool:
+    """Whether ``user`` may rename or archive the class: its own facilitator, or an admin.
+    Any facilitator may read it, take its attendance and enrol learners (a colleague stands in
+    for a day); only its own may change what it is."""
+    return bool(user) and (user["role"] in CLASS_OWNER_ROLES
+                           or user["id"] == klass["facilitator_id"])
+
+
 def rename_class(db: Database, class_id: str, name: str, now: dt.datetime) -> None:
     db.execute("UPDATE classes SET name = ?, updated_at = ? WHERE id = ?",
                [_clean_name(name), iso(now), class_id])
@@ -83,7 +97,8 @@ def list_classes(db: Database, centre_id: str, lang: str, archived: bool = False
     rows = fetch(db, "SELECT c.id, c.name, c.course_id, c.archived, c.created_at, "
                      "(SELECT count(*) FROM enrolments e WHERE e.class_id = c.id AND e.active) "
                      "AS learners, (SELECT max(held_on) FROM class_sessions s WHERE s.class_id = "
-                     "c.id) AS last_session FROM classes c WHERE c.centre_id = ? AND "
+                     "c.id AND EXISTS (SELECT 1 FROM attendance a WHERE a.session_id = s.id)) "
+                     "AS last_session FROM classes c WHERE c.centre_id = ? AND "
                      "c.archived = ? ORDER BY c.created_at DESC", [centre_id, int(archived)])
     # Titled through the reader's fallback languages (issue 16), each with its own lang.
     titles = courses.course_titles(db, [row["course_id"] for row in rows], lang)
@@ -97,21 +112,81 @@ def enrolment_id(class_id: str, learner_id: str) -> str:
     return stable_id("enrolment", class_id, learner_id)
 
 
+def _enrol(db: Database, *, class_id: str, learner_id: str, centre_id: str,
+           now: dt.datetime) -> bool:
+    """One enrolment, checked by the caller; True if it changed anything."""
+    before = db.conn.total_changes
+    db.execute("INSERT INTO enrolments (id, centre_id, class_id, learner_id, active, "
+               "enrolled_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO UPDATE SET "
+               "active = 1 WHERE active = 0",
+               [enrolment_id(class_id, learner_id), centre_id, class_id, learner_id, iso(now)])
+    return db.conn.total_changes != before
+
+
+def _clean_ids(learner_ids) -> list[str]:
+    """The ids sent, once each and in order; a form of nothing or of too many is refused."""
+    ids = list(dict.fromkeys(i for i in learner_ids if i))
+    if not ids:
+        raise ValidationError({"learner": [_("Tick at least one person.")]})
+    if len(ids) > MANY_MAX:
+        raise ValidationError({"learner": [_("Too many people at once. Add them in smaller "
+                                             "groups.")]})
+    return ids
+
+
+def enrol_many(db: Database, *, class_id: str, learner_ids, centre_id: str,
+               now: dt.datetime) -> list[dict]:
+    """Everyone ticked joins the class, in one transaction; returns those who were not in it
+    already (a form sent twice adds nobody twice). If one of them cannot join (unknown, of
+    another centre, staff), nobody is added and the message says so."""
+    ids = _clean_ids(learner_ids)
+    with writing(db):
+        marks = ", ".join("?" for _ in ids)
+        people = {r["id"]: r for r in fetch(
+            db, f"SELECT id, name, role, centre_id FROM accounts WHERE id IN ({marks})", ids)}
+        if any(i not in people or people[i]["centre_id"] != centre_id
+               or people[i]["role"] not in LEARNER_ROLES for i in ids):
+            raise ValidationError({"learner": [_("This person cannot join a class here.")
+                                               if len(ids) == 1 else _(
+                "Someone on the list cannot join a class here: only the centre's villagers can "
+                "be learners. Nobody was added. Reload the page and try again.")]})
+        return [people[i] for i in ids
+                if _enrol(db, class_id=class_id, learner_id=i, centre_id=centre_id, now=now)]
+
+
 def enrol(db: Database, *, class_id: str, learner_id: str, centre_id: str,
           now: dt.datetime) -> None:
     account = accounts.find_account(db, learner_id)
     if account is None or account["centre_id"] != centre_id or \
             account["role"] not in LEARNER_ROLES:
         raise ValidationError({"learner": [_("This person cannot join a class here.")]})
-    eid = enrolment_id(class_id, learner_id)
-    db.execute("INSERT INTO enrolments (id, centre_id, class_id, learner_id, active, "
-               "enrolled_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO UPDATE SET "
-               "active = 1 WHERE active = 0", [eid, centre_id, class_id, learner_id, iso(now)])
+    _enrol(db, class_id=class_id, learner_id=learner_id, centre_id=centre_id, now=now)
 
 
 def unenrol(db: Database, *, class_id: str, learner_id: str) -> None:
     db.execute("UPDATE enrolments SET active = 0 WHERE id = ? AND active = 1",
                [enrolment_id(class_id, learner_id)])
+
+
+def unenrol_many(db: Database, *, class_id: str, learner_ids) -> list[dict]:
+    """Everyone ticked leaves the class, in one transaction; returns who left (nobody, for the
+    same form sent twice). An id that was never in the class refuses the whole form."""
+    ids = _clean_ids(learner_ids)
+    with writing(db):
+        current = {r["id"]: r for r in learners_of(db, class_id)}
+        marks = ", ".join("?" for _ in ids)
+        ever = {r[0] for r in db.execute(
+            f"SELECT learner_id FROM enrolments WHERE class_id = ? AND learner_id IN ({marks})",
+            [class_id, *ids]).fetchall()}
+        if set(ids) - ever:
+            raise ValidationError({"learner": [_("This person is not in the class.")
+                                               if len(ids) == 1 else _(
+                "Someone on the list is not in this class. Nobody was removed. Reload the page "
+                "and try again.")]})
+        leaving = [current[i] for i in ids if i in current]
+        for person in leaving:
+            unenrol(db, class_id=class_id, learner_id=person["id"])
+    return leaving
 
 
 def learners_of(db: Database, class_id: str) -> list[dict]:
@@ -171,6 +246,25 @@ def open_session(db: Database, *, class_id: str, centre_id: str, day: dt.date,
     return sid
 
 
+def find_session(db: Database, class_id: str, day: dt.date) -> dict | None:
+    """The class's session of that day, if attendance was saved (or, before issue 16, opened)."""
+    rows = fetch(db, "SELECT id, class_id, held_on FROM class_sessions WHERE id = ?",
+                 [session_id(class_id, day.isoformat())])
+    return rows[0] if rows else None
+
+
+def save_attendance(db: Database, *, class_id: str, day: dt.date, present: set[str],
+                    centre_id: str, now: dt.datetime) -> tuple[str, int]:
+    """The day's session and everyone's mark, in one transaction: a session exists only once
+    its attendance is saved (issue 16: opening the list left a "0 present" session behind).
+    Returns the session's id and how many are present."""
+    with writing(db):
+        sid = open_session(db, class_id=class_id, centre_id=centre_id, day=day, now=now)
+        count = record_attendance(db, class_id=class_id, session_id=sid, present=present,
+                                  centre_id=centre_id, now=now)
+    return sid, count
+
+
 def get_session(db: Database, class_id: str, sid: str) -> dict:
     rows = fetch(db, "SELECT id, class_id, held_on FROM class_sessions WHERE id = ? AND "
                      "class_id = ?", [sid, class_id])
@@ -180,9 +274,13 @@ def get_session(db: Database, class_id: str, sid: str) -> dict:
 
 
 def sessions_of(db: Database, class_id: str) -> list[dict]:
+    """Sessions whose attendance was saved, the last first. A session opened and left without
+    saving (as opening the list did before issue 16) has no marks: it was not held, and does
+    not count in "attended 0 of 3" nor in the CSV."""
     return fetch(db, "SELECT s.id, s.held_on, (SELECT count(*) FROM attendance a WHERE "
                      "a.session_id = s.id AND a.present = 1) AS present FROM class_sessions s "
-                     "WHERE s.class_id = ? ORDER BY s.held_on DESC", [class_id])
+                     "WHERE s.class_id = ? AND EXISTS (SELECT 1 FROM attendance a WHERE "
+                     "a.session_id = s.id) ORDER BY s.held_on DESC", [class_id])
 
 
 def attendance_of(db: Database, sid: str) -> dict[str, bool]:

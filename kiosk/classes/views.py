@@ -2,8 +2,9 @@
 enrolment, attendance in one tap per learner, CSV downloads and the class's certificates.
 
 Imports the area's models, the courses area's models (the courses a class may follow),
-``kiosk.auth.access``, ``kiosk.data`` and ``kiosk.i18n``. Every page is a centre's (the hub has
-no classes) and needs the ``teach`` permission: checked once, for the whole blueprint.
+``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n`` and Babel (lists of names). Every page is
+a centre's (the hub has no classes) and needs the
+``teach`` permission: checked once, for the whole blueprint.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
+from babel.lists import format_list
 from flask import (
     Blueprint,
     Response,
@@ -31,7 +33,7 @@ from ..auth.access import require
 from ..courses import models as courses
 from ..data import get_db, utcnow
 from ..errors import ValidationError
-from ..i18n import _, format_number, list_separator, text_languages
+from ..i18n import _, format_number, language, list_separator, ngettext, text_languages
 from . import grid as grids
 from . import models
 
@@ -108,7 +110,9 @@ def _class_page(class_id: str, errors: dict | None = None, status: int = 200):
         row["attended_of"] = of % {"done": format_number(row["attended"]), "total": held}
     return render_template(
         "classes/page.html", grid=grid, klass=grid["class"], sessions=sessions,
-        stuck=[row for row in grid["rows"] if row["stuck"]], errors=errors or {}), status
+        stuck=[row for row in grid["rows"] if row["stuck"]], errors=errors or {},
+        may_change=models.may_change(grid["class"], g.user),
+        certified=any(row["certificate"] for row in grid["rows"])), status
 
 
 @bp.get("/<class_id>")
@@ -150,32 +154,52 @@ def _back(class_id: str, anchor: str):
     return redirect(url_for(".learners", class_id=class_id, q=query, _anchor=anchor))
 
 
+def _names(people: list[dict]) -> str:
+    """"Ana, Beto y Carla", in the page's language."""
+    return format_list([p["name"] for p in people], locale=language().number_locale)
+
+
 @bp.post("/<class_id>/enrol")
 def enrol(class_id):
+    """One person (the "Add" beside a name) or everyone ticked, in one transaction."""
     _class(class_id)
-    learner_id = request.form.get("learner_id", "")
     try:
-        models.enrol(get_db(), class_id=class_id, learner_id=learner_id, centre_id=_centre(),
-                     now=utcnow())
+        added = models.enrol_many(get_db(), class_id=class_id,
+                                  learner_ids=request.form.getlist("learner_id"),
+                                  centre_id=_centre(), now=utcnow())
     except ValidationError as e:
         flash(str(e), "error")
         return _learners_page(class_id, status=400)
-    added = next(p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id)
-    flash(_("%(name)s is now in the class.", name=added["name"]), "success")
+    if len(added) == 1:
+        flash(_("%(name)s is now in the class.", name=added[0]["name"]), "success")
+    elif added:
+        flash(ngettext("%(num)d person is now in the class: %(names)s.",
+                       "%(num)d people are now in the class: %(names)s.", len(added),
+                       names=_names(added)), "success")
+    else:  # the same form sent twice
+        flash(_("They were already in the class: nothing changed."), "info")
     return _back(class_id, "add")
 
 
 @bp.post("/<class_id>/unenrol")
 def unenrol(class_id):
     _class(class_id)
-    learner_id = request.form.get("learner_id", "")
-    leaving = [p for p in models.learners_of(get_db(), class_id) if p["id"] == learner_id]
-    if not leaving:
-        flash(_("This person is not in the class."), "error")
+    try:
+        # Leaving sets active = 0: progress and attendance stay, and adding them again
+        # restores it.
+        leaving = models.unenrol_many(get_db(), class_id=class_id,
+                                      learner_ids=request.form.getlist("learner_id"))
+    except ValidationError as e:
+        flash(str(e), "error")
         return _learners_page(class_id, status=400)
-    # Leaving sets active = 0: progress and attendance stay, and adding them again restores it.
-    models.unenrol(get_db(), class_id=class_id, learner_id=learner_id)
-    flash(_("%(name)s left the class.", name=leaving[0]["name"]), "success")
+    if len(leaving) == 1:
+        flash(_("%(name)s left the class.", name=leaving[0]["name"]), "success")
+    elif leaving:
+        flash(ngettext("%(num)d person left the class: %(names)s.",
+                       "%(num)d people left the class: %(names)s.", len(leaving),
+                       names=_names(leaving)), "success")
+    else:
+        flash(_("They had already left the class: nothing changed."), "info")
     return _back(class_id, "learners")
 
 
@@ -183,6 +207,11 @@ def unenrol(class_id):
 def edit(class_id):
     klass = _class(class_id)
     db = get_db()
+    if not models.may_change(klass, g.user):
+        # Reading, attendance and enrolment are open to every facilitator (one stands in for
+        # another); what the class is, only its own facilitator or an admin changes.
+        flash(_("Only the class's facilitator or an admin can rename or archive it."), "error")
+        return _class_page(class_id, status=403)
     if "archive" in request.form:
         archived = request.form["archive"] == "1"
         models.archive_class(db, class_id, archived, utcnow())
@@ -200,15 +229,71 @@ def edit(class_id):
     return redirect(url_for(".page", class_id=class_id))
 
 
-# Attendance: one session per class and day; one tap per learner, one save.
+# Attendance: one session per class and day; one tap per learner, one save. Nothing is written
+# until the save: a list opened and left makes no "0 present" session (issue 16).
+
+
+def _roll(klass: dict, session: dict | None, day: dt.date, present: set[str],
+          saved: bool = False, status: int = 200):
+    learners = models.learners_of(get_db(), klass["id"])
+    return render_template("classes/session.html", klass=klass, session=session, day=day,
+                           learners=learners, present=present,
+                           count=len(present & {p["id"] for p in learners}),
+                           saved=saved), status
+
+
+def _posted_day() -> dt.date:
+    """The day of the list being saved: today, or yesterday for a list opened before
+    midnight; anything else is an old or made-up form."""
+    try:
+        day = dt.date.fromisoformat(request.form.get("day", ""))
+    except ValueError:
+        day = None
+    today = _today()
+    if day not in (today, today - dt.timedelta(days=1)):
+        raise ValidationError({"day": [_("This list is from another day. Press “Take "
+                                         "attendance today” again.")]})
+    return day
+
+
+def _everyone() -> set[str]:
+    return {p["id"] for p in models.learners_of(get_db(), request.view_args["class_id"])}
 
 
 @bp.post("/<class_id>/sessions")
 def open_session(class_id):
-    _class(class_id)
-    sid = models.open_session(get_db(), class_id=class_id, centre_id=_centre(), day=_today(),
-                              now=utcnow())
-    return redirect(url_for(".attendance", class_id=class_id, session_id=sid))
+    """"Take attendance today" opens today's list without writing (today's saved session, if
+    there is one, to correct); the list's Save, sent here with its day, writes the session and
+    everyone's mark at once."""
+    klass = _class(class_id)
+    db = get_db()
+    if "day" not in request.form:
+        found = models.find_session(db, class_id, _today())
+        if found:
+            return redirect(url_for(".attendance", class_id=class_id, session_id=found["id"]))
+        return _roll(klass, None, _today(), set())
+    try:
+        day = _posted_day()
+    except ValidationError as e:
+        flash(str(e), "error")
+        return _roll(klass, None, _today(), set(), status=400)
+    if "everyone" in request.form:  # without JavaScript: the list again, everyone ticked
+        return _roll(klass, None, day, _everyone())
+    present = set(request.form.getlist("present"))
+    try:
+        _sid, count = models.save_attendance(db, class_id=class_id, day=day, present=present,
+                                             centre_id=_centre(), now=utcnow())
+    except ValidationError as e:
+        flash(str(e), "error")
+        return _roll(klass, None, day, present, status=400)
+    return _saved(class_id, count)
+
+
+def _saved(class_id: str, count: int):
+    total = len(models.learners_of(get_db(), class_id))
+    flash(_("Attendance saved: %(present)s of %(total)s present.", present=format_number(count),
+            total=format_number(total)), "success")
+    return redirect(url_for(".page", class_id=class_id, _anchor="sessions"))
 
 
 @bp.route("/<class_id>/sessions/<session_id>", methods=["GET", "POST"])
@@ -216,26 +301,21 @@ def attendance(class_id, session_id):
     klass = _class(class_id)
     db = get_db()
     session = models.get_session(db, class_id, session_id)
-    learners = models.learners_of(db, class_id)
     marked = models.attendance_of(db, session_id)
     present = {learner_id for learner_id, here in marked.items() if here}
-    status = 200
+    day = _day(session["held_on"])
     if request.method == "POST":
+        if "everyone" in request.form:
+            return _roll(klass, session, day, _everyone(), saved=bool(marked))
         present = set(request.form.getlist("present"))
         try:
             count = models.record_attendance(db, class_id=class_id, session_id=session_id,
                                              present=present, centre_id=_centre(), now=utcnow())
         except ValidationError as e:
             flash(str(e), "error")
-            status = 400
-        else:
-            flash(_("Attendance saved: %(present)s of %(total)s present.", present=count,
-                    total=len(learners)), "success")
-            return redirect(url_for(".page", class_id=class_id, _anchor="sessions"))
-    return render_template("classes/session.html", klass=klass, session=session,
-                           day=_day(session["held_on"]), learners=learners, present=present,
-                           count=len(present & {p["id"] for p in learners}),
-                           saved=bool(marked)), status
+            return _roll(klass, session, day, present, saved=bool(marked), status=400)
+        return _saved(class_id, count)
+    return _roll(klass, session, day, present, saved=bool(marked))
 
 
 # Downloads and certificates.

@@ -43,6 +43,30 @@
     count();
   }
 
+  // Class pages (issue 16). "Everyone is here" ticks every box here, to untick the few who
+  // are not (without JavaScript the server shows the list again, everyone ticked).
+  document.querySelectorAll("[data-everyone]").forEach(function (button) {
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      var form = button.form;
+      form.querySelectorAll("input[name=present]").forEach(function (box) { box.checked = true; });
+      form.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+
+  // Learners of a class: the "Add the ticked learners (N)" button counts the boxes ticked.
+  document.querySelectorAll("[data-pick]").forEach(function (form) {
+    var shown = form.querySelector("[data-picked]");
+    var boxes = document.querySelectorAll("input[type=checkbox][form='" + form.id + "']");
+    var count = function () {
+      var ticked = 0;
+      boxes.forEach(function (box) { if (box.checked) { ticked += 1; } });
+      shown.textContent = "(" + ticked + ")";
+    };
+    boxes.forEach(function (box) { box.addEventListener("change", count); });
+    count();
+  });
+
   // Sign-in: keep only the names that start (or have a word starting) with what is typed.
   var filter = document.querySelector("[data-filter-names]");
   if (filter) {
