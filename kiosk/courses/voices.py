@@ -101,9 +101,11 @@ def voices(course_id, lesson_id):
 def _voices_page(course_id: str, lesson_id: str, errors: dict, status: int):
     course = _course(course_id)
     lang = _recording_lang(course)
-    lesson = _lesson({**course, "lang": lang}, lesson_id)
+    # The words in the language recorded when the course has it, else as learners see them.
+    shown = lang if lang in course["languages"] else course["lang"]
+    lesson = _lesson({**course, "lang": shown}, lesson_id)
     pages = list(render.pages(lesson["body"])) if lesson["kind"] == "lesson" else []
-    texts = models.voice_texts(get_db(), lesson, pages, lang)
+    texts = models.voice_texts(get_db(), lesson, pages, shown)
     found = models.voices_of(get_db(), lesson_id)
     media = store()
     for text in texts:
