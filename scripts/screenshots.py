@@ -130,6 +130,8 @@ def course_pages(page, node: str, snap) -> None:
             ("courses", "/courses/"), ("courses-selling", "/courses/?topic=selling"),
             ("course", f"/courses/{course}"),
             ("lesson", f"/courses/{course}/lessons/{lesson_id('using-a-computer', 'mouse')}"),
+            ("lesson-listen",  # the demo's voices: Spanish and Kichwa
+             f"/courses/{course}/lessons/{lesson_id('using-a-computer', 'parts')}?page=1"),
             ("lesson-2", f"/courses/{course}/lessons/{lesson_id('using-a-computer', 'mouse')}"
                          "?page=2"),
             ("quiz-result", f"/courses/{course}/quiz/{quiz}"),
@@ -149,6 +151,28 @@ def course_pages(page, node: str, snap) -> None:
     page.goto(f"{node}/courses/{course}/certificate")
     snap("certificate-print")
     page.emulate_media(media="screen")
+
+
+def voice_pages(page, node: str, snap) -> None:
+    """The facilitator's recording pages: a lesson's pages, a quiz's questions and answers
+    (with the demo's voices), in Kichwa, and a file that is not a recording refused."""
+    from kiosk.courses.packs import course_id, lesson_id
+
+    course = course_id("using-a-computer")
+    parts, quiz = (lesson_id("using-a-computer", key) for key in ("parts", "final-quiz"))
+    page.goto(f"{node}/courses/{course}/lessons/{parts}?page=1")
+    snap("lesson-facilitator")
+    page.goto(f"{node}/courses/{course}/lessons/{parts}/voices")
+    snap("voices-lesson")
+    page.goto(f"{node}/courses/{course}/lessons/{quiz}/voices?lang=qu_EC")
+    snap("voices-quiz")
+    card = page.locator(".voice-card").nth(4)
+    card.locator("summary").click()
+    card.locator("input[type=file]").set_input_files(files=[{
+        "name": "voz.webm", "mimeType": "audio/webm", "buffer": b"<script>alert(1)</script>"}])
+    with page.expect_navigation():
+        card.locator("form button[type=submit]").click()
+    snap("voices-error")
 
 
 def class_pages(page, node: str, snap) -> None:
@@ -333,6 +357,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     snap("person-photo")
     class_pages(page, node, snap)
     big_class_pages(page, node, node_dir, snap)
+    voice_pages(page, node, snap)
     sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()

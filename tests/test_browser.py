@@ -24,6 +24,7 @@ WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "w
 COMPUTER = course_id("using-a-computer")
 MOUSE = lesson_id("using-a-computer", "mouse")
 QUIZ = lesson_id("using-a-computer", "final-quiz")
+PARTS = lesson_id("using-a-computer", "parts")  # the demo has voices for its first page
 
 
 def choose_language(page, base, code):
@@ -273,6 +274,9 @@ def pages_to_check(node, hub):
         ("course", "villager", node, f"/courses/{COMPUTER}"),
         ("lesson", "villager", node, f"/courses/{COMPUTER}/lessons/{MOUSE}?page=2"),
         ("quiz", "villager", node, f"/courses/{COMPUTER}/quiz/{QUIZ}?again=1"),
+        ("lesson-listen", "villager", node, f"/courses/{COMPUTER}/lessons/{PARTS}?page=1"),
+        ("voices", "facilitator", node, f"/courses/{COMPUTER}/lessons/{PARTS}/voices"),
+        ("voices-quiz", "facilitator", node, f"/courses/{COMPUTER}/lessons/{QUIZ}/voices"),
         ("quiz-result", "villager", node, f"/courses/{COMPUTER}/quiz/{QUIZ}"),
         ("certificate", "villager", node, f"/courses/{COMPUTER}/certificate"),
         ("classes", "facilitator", node, "/courses/classes"),

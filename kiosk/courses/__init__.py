@@ -8,12 +8,16 @@ from sync.media import Store
 from ..data import media_dir
 from ..i18n import _
 from . import models
+from . import voices as _voices  # noqa: F401  (its pages join the area's blueprint)
 from .cli import content
 from .models import SYNCED_TABLES
 from .schema import MIGRATIONS
 from .views import bp
 
 commands = [content]
+
+# Recording the voice of a course's texts (lesson pages, questions, answers).
+PERMISSIONS = {"record_voice": {"facilitator", "admin"}}
 
 
 def demo(db, **kwargs) -> list[dict]:
@@ -26,4 +30,4 @@ def tiles(user: dict | None) -> list[dict]:
              "icon": "book", "url": url_for("courses.catalogue")}] if user else []
 
 
-__all__ = ["MIGRATIONS", "SYNCED_TABLES", "bp", "commands", "demo", "tiles"]
+__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "bp", "commands", "demo", "tiles"]

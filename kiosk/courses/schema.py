@@ -138,3 +138,32 @@ def m0001_courses(db):
         CREATE INDEX certificates_by_learner ON certificates (learner_id);
         """
     )
+
+
+@MIGRATIONS()
+def m0002_voices(db):
+    db.executescript(
+        """
+        -- synced, region-wide, each row changed only by the centre that recorded it: a voice
+        -- reading one text of a course aloud, recorded by a facilitator at the kiosk.
+        -- id: UUIDv5 of the centre, the text and the language, so recording again replaces
+        -- the centre's own voice. Where two centres recorded the same text, the newest
+        -- recording is heard. Taking a voice away sets audio to NULL (a row is never deleted:
+        -- a deleted id can never come back, and the text may be recorded again).
+        CREATE TABLE voices (
+            id TEXT PRIMARY KEY,
+            centre_id TEXT NOT NULL DEFAULT '',
+            course_id TEXT NOT NULL DEFAULT '',
+            lesson_id TEXT NOT NULL DEFAULT '',
+            target_kind TEXT NOT NULL DEFAULT 'page',  -- page, prompt or choice
+            target_id TEXT NOT NULL DEFAULT '',        -- the lesson's id, or the question's
+            part TEXT NOT NULL DEFAULT '',             -- the page's number (1 is the first),
+                                                       -- the choice's id, or '' for a prompt
+            lang TEXT NOT NULL DEFAULT '',             -- the language spoken
+            audio TEXT,                                -- SHA-256 (media store); NULL: taken away
+            recorded_by TEXT NOT NULL DEFAULT '',      -- the account that recorded it
+            recorded_at TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+        CREATE INDEX voices_by_lesson ON voices (lesson_id, target_kind, target_id);
+        """
+    )

@@ -1,12 +1,13 @@
 """The courses area's SQL as functions, by concern: installing packs (``importing``), reading
 courses in a language (``reading``), learners' progress and certificates (``progress``), quizzes
-(``quizzes``) and the demo (``demo``). Other areas use the names listed here.
+(``quizzes``), voices reading texts aloud (``voices``) and the demo (``demo``). Other areas
+use the names listed here.
 
 Imports ``kiosk.data``, ``kiosk.errors``, ``kiosk.i18n`` and ``sync``; no Flask request
 globals: the CLI, the demo and tests call these directly. Times are passed in (``now``).
 """
 
-from sync.engine import OWNER, REGION, UPLOAD_HUB, SyncedTable
+from sync.engine import OWNER, REGION, UPLOAD_HUB, UPLOAD_OWNER, SyncedTable
 
 from .demo import demo
 from .importing import import_pack, installed, installed_version
@@ -34,6 +35,9 @@ from .reading import (
     questions_of,
     topics,
 )
+from .voices import record as record_voice
+from .voices import texts_of as voice_texts
+from .voices import voices_of
 
 # Courses come from the hub to every centre; only the hub changes them. A centre may install a
 # pack itself (no link for months): those rows stay uncaptured, and the hub's copy wins.
@@ -44,6 +48,9 @@ SYNCED_TABLES = [
     SyncedTable("course_media", scope=REGION, upload=UPLOAD_HUB, media=("sha256",)),
     # A learner's records belong to the centre and go up to the hub.
     *(SyncedTable(name, scope=OWNER) for name in ("progress", "quiz_attempts", "certificates")),
+    # Voices recorded at a centre reach every centre, their recordings with them; each row is
+    # changed only by the centre that recorded it.
+    SyncedTable("voices", scope=REGION, upload=UPLOAD_OWNER, media=("audio",)),
 ]
 
 __all__ = [
@@ -52,5 +59,6 @@ __all__ = [
     "finish_answered_attempt", "finish_lesson",
     "get_course", "get_lesson", "import_pack", "installed", "installed_version", "last_attempt",
     "lessons_of", "open_attempt", "open_page", "pick_language", "progress_id",
-    "questions_of", "stable_id", "standing", "topics",
+    "questions_of", "record_voice", "stable_id", "standing", "topics", "voice_texts",
+    "voices_of",
 ]

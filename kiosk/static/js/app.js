@@ -1,6 +1,6 @@
 /* Infocentre kiosk: small enhancements. Every page works without this file; it adds the
    live name filter, the on-screen PIN keypad, the idle countdown, the attendance count and
-   the chosen photo's name in the page's language. */
+   the chosen photo's name in the page's language, and Listen buttons for recorded voices. */
 "use strict";
 
 (function () {
@@ -103,6 +103,55 @@
       }
     });
   }
+
+  // Voices beside a course's texts: a Listen button plays its recording, a second press stops
+  // it, and one sound plays at a time. Without this file each recording's own player shows.
+  var playing = null;
+  var stopSound = function (button) {
+    var sound = button.parentNode.querySelector("audio");
+    sound.pause();
+    sound.currentTime = 0;
+  };
+  var showListening = function (button, on) {
+    var word = button.querySelector(".listen-word");
+    if (!button.hasAttribute("data-listen-word")) {
+      button.setAttribute("data-listen-word", word.textContent);
+    }
+    word.textContent = on ? button.getAttribute("data-stop")
+      : button.getAttribute("data-listen-word");
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.classList.toggle("playing", on);
+  };
+  document.querySelectorAll("[data-listen]").forEach(function (button) {
+    var sound = button.parentNode.querySelector("audio");
+    sound.addEventListener("ended", function () {
+      showListening(button, false);
+      if (playing === button) { playing = null; }
+    });
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      event.stopPropagation();
+      if (playing === button) {
+        stopSound(button);
+        showListening(button, false);
+        playing = null;
+        return;
+      }
+      if (playing) {
+        stopSound(playing);
+        showListening(playing, false);
+      }
+      playing = button;
+      showListening(button, true);
+      var started = sound.play();
+      if (started && started.catch) {
+        started.catch(function () {
+          showListening(button, false);
+          if (playing === button) { playing = null; }
+        });
+      }
+    });
+  });
 
   // Idle countdown. The server signs a person out after the idle time whatever happens here;
   // this shows the last minute and lets the person stay. Recent activity on the page (typing,
