@@ -121,8 +121,33 @@ def sync_pages(page, node: str, node_dir: Path, snap) -> None:
     db.close()
 
 
+def right_choices(pack: str) -> dict[str, list[str]]:
+    """The right choices of each question of a shipped pack's quiz, by question id."""
+    import tomllib
+
+    from kiosk.courses.packs import question_id
+
+    quiz = tomllib.loads((ROOT / "content" / "courses" / pack / "quiz.toml").read_text("utf-8"))
+    return {question_id(pack, q["id"]): q["correct"] for q in quiz["questions"]}
+
+
+def answer_quiz(page, right: dict[str, list[str]], rightly: bool) -> None:
+    """Choose the right answers (or one wrong one) of the question shown, and send them."""
+    correct = right[page.locator("input[name=question]").get_attribute("value")]
+    for choice in page.locator("input[name=choice]").all():
+        value = choice.get_attribute("value")
+        if (value in correct) == rightly:
+            choice.check()
+            if not rightly:
+                break
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+
+
 def course_pages(page, node: str, snap) -> None:
-    """The demo villager (who finished the computer course) browses, reads and answers."""
+    """The demo villager (who finished the computer course) browses, reads and answers: with
+    nothing chosen, wrongly, rightly. The "-screen" pictures show only what fits on the screen
+    (issue 16: the feedback and the next step must)."""
     from kiosk.courses.packs import course_id, lesson_id
 
     course, quiz = course_id("using-a-computer"), lesson_id("using-a-computer", "final-quiz")
@@ -139,14 +164,22 @@ def course_pages(page, node: str, snap) -> None:
             ("certificate", f"/courses/{course}/certificate")]:
         page.goto(node + path)
         snap(name)
+        if name in ("lesson", "quiz"):
+            snap(f"{name}-screen", full_page=False)
+    right = right_choices("using-a-computer")
     page.goto(f"{node}/courses/{course}/quiz/{quiz}?again=1")
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
     snap("quiz-no-answer")
-    page.locator("label.answer").nth(1).click()
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
-    snap("quiz-feedback")
+    snap("quiz-no-answer-screen", full_page=False)
+    answer_quiz(page, right, rightly=False)
+    snap("quiz-wrong")
+    snap("quiz-wrong-screen", full_page=False)
+    page.locator(".next-step a").click()
+    page.wait_for_load_state()
+    answer_quiz(page, right, rightly=True)
+    snap("quiz-right")
+    snap("quiz-right-screen", full_page=False)
     page.emulate_media(media="print")
     page.goto(f"{node}/courses/{course}/certificate")
     snap("certificate-print")
@@ -296,10 +329,12 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     page.goto(f"{node}/auth/signin")
     page.get_by_role("link", name=DEMO["cooperative"]["name"]).click()
     snap("pin")
+    snap("pin-screen", full_page=False)
     page.fill("#pin", "9999")
     page.locator("#pin").press("Enter")
     page.wait_for_load_state()
     snap("pin-wrong")
+    snap("pin-wrong-screen", full_page=False)
     for _ in range(4):
         page.fill("#pin", "9999")
         page.locator("#pin").press("Enter")

@@ -7,7 +7,10 @@ import re
 
 import pytest
 
+from kiosk.config import LOCALES_DIR
 from kiosk.courses import packs
+from kiosk.courses.views import verdict
+from kiosk.i18n import load_translations
 
 from .conftest import SignIn
 from .factories import PIN, make_account
@@ -45,6 +48,13 @@ def signed(client, learner):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def es(msgid: str) -> str:
+    """The Spanish the pages show for ``msgid`` (escaped as in the page)."""
+    from markupsafe import escape
+
+    return str(escape(load_translations(LOCALES_DIR, "es").gettext(msgid)))
 
 
 def test_guests_sign_in_first(client, course):
@@ -125,9 +135,12 @@ def test_a_quiz_gives_kind_feedback_and_counts_once(client, signed, course, data
     assert db_rows(data_dir, "SELECT count(*) FROM quiz_attempts") == [(0,)]
 
     wrong = text(answer(client, token, 1, "a"))
-    assert "Casi. Le pasa a todos" in wrong and "Porque sí 1." in wrong
+    # Told plainly that it is not right, kindly (issue 16: it used to say "Almost").
+    assert es("That is not right.") in wrong and "Porque sí 1." in wrong
+    assert es("It happens to everyone: the right answer has a ✓.") in wrong
+    assert "Casi" not in wrong
     again = text(answer(client, token, 1, "b"))  # the form sent twice: the first answer stays
-    assert "Casi." in again
+    assert es("That is not right.") in again
     page = text(client.get(f"/courses/{COURSE}/quiz/{QUIZ}"))
     assert "Pregunta 2 de 3" in page and 'type="checkbox"' in page
     assert "Muy bien" in text(answer(client, token, 2, "a", "c"))
@@ -145,6 +158,25 @@ def test_a_quiz_gives_kind_feedback_and_counts_once(client, signed, course, data
     assert "100%" in result and "Aprobó" in result
     assert db_rows(data_dir, "SELECT score, done FROM progress WHERE lesson_id = ?",
                    [QUIZ]) == [(100, 1)]
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [
+    (["a", "c"], "right"), (["c", "a"], "right"), (["b"], "wrong"), (["b", "d"], "wrong"),
+    (["a", "b"], "some-wrong"), (["a"], "missing")])
+def test_the_feedback_knows_how_an_answer_is_not_right(chosen, expected):
+    assert verdict(["a", "c"], chosen) == expected
+
+
+def test_a_partly_right_answer_is_not_called_right(client, signed, course):
+    token = signed.token()
+    answer(client, token, 1, "b")
+    page = text(answer(client, token, 2, "a", "b"))  # "a" and "c" are right
+    assert es("Not all of it is right.") in page and es("Very good, that is right!") not in page
+    assert es("Some answers you chose are right, but the ones with ✗ are not. The right "
+              "answers have a ✓.") in page
+    assert len(re.findall(r'class="answer picked right"', page)) == 1  # "a"
+    assert len(re.findall(r'class="answer picked wrong"', page)) == 1  # "b"
+    assert len(re.findall(r'class="answer right"', page)) == 1  # "c", not chosen
 
 
 def test_finishing_every_lesson_gives_a_printable_certificate(client, signed, course,

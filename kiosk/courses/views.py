@@ -183,7 +183,8 @@ def quiz(course_id, lesson_id):
         question = next(q for q in questions if q["id"] == question_id)
         view["feedback"] = result
         return render_template("courses/quiz.html", question=question,
-                               number=questions.index(question) + 1, **view)
+                               number=questions.index(question) + 1,
+                               verdict=verdict(question["correct"], result["chosen"]), **view)
     attempt = models.open_attempt(db, learner, lesson_id)
     if attempt and {q["id"] for q in questions} <= attempt["answers"].keys():
         # A pack update retired the questions this try had not reached (issue 14).
@@ -200,6 +201,18 @@ def quiz(course_id, lesson_id):
     question = waiting[0]
     return render_template("courses/quiz.html", question=question,
                            number=questions.index(question) + 1, **view)
+
+
+def verdict(correct: list[str], chosen: list[str]) -> str:
+    """What the feedback says of an answer: "right"; "wrong" when no choice was right;
+    "some-wrong" when right choices came with wrong ones; "missing" when every choice was right
+    but not every right answer was chosen (issue 16: a wrong answer is told plainly)."""
+    right, picked = set(correct), set(chosen)
+    if picked == right:
+        return "right"
+    if not picked & right:
+        return "wrong"
+    return "some-wrong" if picked - right else "missing"
 
 
 @bp.get("/<course_id>/certificate")

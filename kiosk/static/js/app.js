@@ -1,6 +1,7 @@
 /* Infocentre kiosk: small enhancements. Every page works without this file; it adds the
-   live name filter, the on-screen PIN keypad, the idle countdown, the attendance count and
-   the chosen photo's name in the page's language, and Listen buttons for recorded voices. */
+   live name filter, the on-screen PIN keypad, the idle countdown, the attendance count, the
+   chosen photo's name in the page's language, the focus on a quiz's next step, and Listen
+   buttons for recorded voices. */
 "use strict";
 
 (function () {
@@ -86,6 +87,16 @@
     };
     filter.addEventListener("input", apply);
     apply();
+  }
+
+  // Quiz: after an answer, "Next question" has the focus, so Enter goes on; it names the
+  // feedback for screen readers. (The browser has already scrolled the feedback into sight.)
+  // After the page's load: the browser's own move to the address's #feedback comes first.
+  var next = document.querySelector("[data-focus-next]");
+  if (next) {
+    window.addEventListener("load", function () {
+      window.setTimeout(function () { next.focus({ preventScroll: true }); }, 0);
+    });
   }
 
   // PIN keypad: the big buttons type into the PIN field; the check button sends the form.
