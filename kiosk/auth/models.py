@@ -400,3 +400,34 @@ def demo(db: Database, *, centre_id: str, role: str, content_dir: str | Path,
             db.table("demo_rows").insert({"table_name": "accounts", "row_id": account_id})
         entry["new"] = True
     return made
+
+
+# A centre's learners, as the hub's regional staff see them (kiosk.admin).
+
+LEARNER_ROLES = ("villager", "cooperative")
+
+
+def count_learners(db: Database, centre_id: str) -> int:
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    return db.execute(f"SELECT count(*) FROM accounts WHERE centre_id = ? AND role IN ({marks})",
+                      [centre_id, *LEARNER_ROLES]).fetchone()[0]
+
+
+def learners_page(db: Database, centre_id: str, *, offset: int, limit: int) -> list[dict]:
+    """Learners of a centre (id, name, created_at), by name, ``limit`` from ``offset``."""
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    return list(db.query(
+        f"SELECT id, name, created_at FROM accounts WHERE centre_id = ? AND role IN ({marks}) "
+        f"ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+        [centre_id, *LEARNER_ROLES, limit, offset]))
+
+
+def new_learners_per_month(db: Database, centre_id: str, since: str,
+                           shift: str) -> dict[str, int]:
+    """``{"YYYY-MM": learners added}`` from the UTC time ``since``; ``shift`` moves UTC times
+    into local ones (an SQLite modifier, ``"-300 minutes"``)."""
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    return dict(db.execute(
+        f"SELECT strftime('%Y-%m', created_at, ?) AS month, count(*) FROM accounts "
+        f"WHERE centre_id = ? AND role IN ({marks}) AND created_at >= ? GROUP BY month",
+        [shift, centre_id, *LEARNER_ROLES, since]).fetchall())
