@@ -70,11 +70,12 @@ def centres():
 @bp.route("/hub/centres/new", methods=["GET", "POST"])
 @hub_page("register_centres")
 def new_centre():
-    name, errors = request.form.get("name", ""), {}
+    given = request.form.getlist("name")
+    name, errors = (given[0] if len(given) == 1 else ""), {}
     if request.method == "POST":
         db = get_db()
         try:
-            name = models.clean_centre_name(name)
+            name = models.clean_centre_name(name)  # two names in one form: none
             if models.name_taken(db, name):
                 raise ValidationError({"name": [_(
                     "A centre with this name is already registered. Choose another name, or "
