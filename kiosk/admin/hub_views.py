@@ -185,21 +185,16 @@ def _months(db, centre_id: str) -> list[dict]:
         firsts.append(dt.date(year, month, 1))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     firsts.reverse()
-    start = dt.datetime.combine(firsts[0], dt.time(), zone)
-    # Local months from UTC times: shifted by the zone's offset now (a zone with summer time
-    # puts an hour's records of the changing night in the month beside; counts, not accounts).
-    offset = int(local.utcoffset().total_seconds() // 60)
-    shift = f"{offset:+d} minutes"
-    since = iso(start)
-    done = region.per_month(db, centre_id, since, shift)
-    added = accounts.new_learners_per_month(db, centre_id, since, shift)
+    following = dt.date(local.year + local.month // 12, local.month % 12 + 1, 1)
+    # Each local month as the UTC times it starts and ends at (summer time included).
+    bounds = [iso(dt.datetime.combine(day, dt.time(), zone)) for day in [*firsts, following]]
+    done = region.per_month(db, centre_id, bounds)
+    added = accounts.new_learners_per_month(db, centre_id, bounds)
     locale = Locale.parse(language().number_locale)
     found = []
-    for first in firsts:
-        key = first.strftime("%Y-%m")
-        counts = done.get(key, {})
-        found.append({"key": key, "label": dates.format_skeleton("yMMMM", first, locale=locale),
+    for first, counts, new in zip(firsts, done, added):
+        found.append({"key": first.strftime("%Y-%m"),
+                      "label": dates.format_skeleton("yMMMM", first, locale=locale),
                       "short": dates.format_skeleton("MMM", first, locale=locale),
-                      "learners": added.get(key, 0), "lessons": counts.get("lessons", 0),
-                      "certificates": counts.get("certificates", 0)})
+                      "learners": new, **counts})
     return found
