@@ -326,10 +326,13 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
 def _tell_about_self(db, request: dict, software: str | None) -> None:
     """Add to ``request`` what the regional staff see of this centre: its software version and
     how many of its changes remain to send after this request's batch."""
-    if software:
-        request["software"] = software
+    if not software:
+        return
+    request["software"] = software
     batch = request["batch"]
-    request["waiting"] = pending(db, batch["to"] if batch else None)
+    waiting = pending(db, batch["to"] if batch else None)
+    if waiting:  # none said is none: a no-op sync stays one small request
+        request["waiting"] = waiting
 
 
 @dataclass

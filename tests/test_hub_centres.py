@@ -81,6 +81,7 @@ def test_the_list_shows_what_the_hub_recorded_and_alerts_for_the_silent_centre(h
     assert "seconds ago" in row or "minute" in row
     assert software in row and f"data {schema}" in row
     assert re.search(r"At the centre: <strong>0</strong>", row)
+    assert re.search(r"For the centre: <strong>0</strong>", row)  # it pulled all there was
 
 
 def test_staff_home_leads_with_the_centres(hub):

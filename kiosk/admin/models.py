@@ -107,7 +107,9 @@ def _nodes(db: Database, where: str = "", params=()) -> list[dict]:
     with reading(db):
         rows = list(db.query(
             "SELECT n.node_id, c.name, n.created_at, n.last_seen_at, n.revoked_at, "
-            "n.schema_version, n.software, n.waiting, n.cursor, i.id AS instance "
+            "n.schema_version, n.software, n.waiting, CASE WHEN n.cursor IS NULL AND n.handed IS NULL THEN NULL ELSE "
+            "max(coalesce(n.handed, 0), coalesce(n.cursor, 0)) END AS cursor, "
+            "i.id AS instance "
             "FROM _sync_nodes n LEFT JOIN centres c ON c.id = n.node_id "
             f"LEFT JOIN _sync_instances i ON i.instance_id = n.instance_id {where}", params))
         for row in rows:
@@ -118,8 +120,9 @@ def _nodes(db: Database, where: str = "", params=()) -> list[dict]:
 
 
 def _waiting_at_hub(db: Database, node_id: str, cursor: int, instance: int | None) -> int:
-    """Changes in the centre's feeds after the cursor it last reported, not its own echo and
-    not overwritten since (as its next pull would bring them), counted up to WAITING_CAP."""
+    """Changes in the centre's feeds after the last page the hub handed it (else the cursor it
+    last reported), not its own echo and not overwritten since (as its next pull would bring
+    them), counted up to WAITING_CAP + 1."""
     return db.execute(
         "SELECT count(*) FROM (SELECT 1 FROM _sync_feed f WHERE f.bucket IN (?, ?) AND "
         "f.seq > ? AND EXISTS (SELECT 1 FROM _sync_clock c WHERE c.tbl = f.tbl AND c.pk = f.pk "

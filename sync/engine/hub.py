@@ -10,6 +10,7 @@ sync/README.md, "Exchange" and "Restores and clones".
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from sqlite_utils import Database
 
@@ -102,6 +103,7 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         page = read_whole(db, catalog, lambda: scope.pull(  # one moment for the whole page
             db, catalog, node_buckets(node_id), req["cursor"], echo_from,
             min(req["limit"], max_page)))
+        note_handed(db, node_id, page["cursor"])
     return {"ok": True, "hub_time": now_ms, "epoch": epoch, "ack": ack, "renew_instance": renew,
             "pull": page}
 
@@ -155,6 +157,18 @@ def note_self(db: Database, node_id: str, *, software: str | None,
     if software is not None or waiting is not None:
         db.execute("UPDATE _sync_nodes SET software = coalesce(?, software), waiting = "
                    "coalesce(?, waiting) WHERE node_id = ?", [software, waiting, node_id])
+
+
+def note_handed(db: Database, node_id: str, cursor: int) -> None:
+    """Remember the end of the page just handed to a centre, for the regional staff (what
+    waits for it starts after it). Only shown, never relied on: skipped rather than waited
+    for when another exchange holds the lock, so the exchange itself is never run twice."""
+    try:
+        with immediate(db):
+            db.execute("UPDATE _sync_nodes SET handed = ? WHERE node_id = ?", [cursor, node_id])
+    except sqlite3.OperationalError as e:
+        if not any(w in str(e) for w in ("locked", "busy")):
+            raise
 
 
 def note_mark(db: Database, now_ms: int) -> None:
@@ -211,7 +225,8 @@ def _checked(request) -> dict:
            "limit": integer("limit", PAGE_LIMIT, 1), "batch": None,
            "everything": request.get("everything", False) is True,
            "had": None if request.get("had") is None else integer("had"),
-           "waiting": None if request.get("waiting") is None else integer("waiting"),
+           # A centre that says its software version and no count has none waiting.
+           "waiting": integer("waiting", 0) if request.get("software") is not None else None,
            "software": _software(request.get("software"))}
     batch = request.get("batch")
     if batch is not None:
