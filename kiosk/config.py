@@ -110,6 +110,8 @@ OPTIONS = [
     Option("BACKUP_KEEP", 7, "How many backups to keep; older ones are removed after each new "
            "one.", True),
     Option("BACKUP_DAILY", True, "A centre's server takes a backup a day.", True),
+    Option("HUB_SILENT_DAYS", 7.0, "Hub: days without a sync after which a centre is shown "
+           "to the regional staff as silent (decimals allowed, 0.01 to 365)."),
     Option("NOW", None, "A callable returning the current UTC datetime; tests pass a fake clock."),
 ]
 OPTION_NAMES = {o.name for o in OPTIONS}
@@ -119,7 +121,7 @@ _TYPES = {
     "SYNC_PAGE": int, "SYNC_MIN_SCHEMA": int, "SYNC_DAEMON": _bool, "SYNC_INTERVAL": float,
     "SYNC_RETRY_MIN": float, "SYNC_RETRY_MAX": float, "SYNC_TIMEOUT": float,
     "SYNC_QUEUE_MAX": float, "DISK_RESERVE_MB": _optional_float, "BACKUP_KEEP": int,
-    "BACKUP_DAILY": _bool,
+    "BACKUP_DAILY": _bool, "HUB_SILENT_DAYS": float,
 }
 
 
@@ -276,6 +278,8 @@ def validate(settings: dict) -> None:
         raise ConfigError(_("THREADS must be between 1 and 64."))
     if not (1 <= settings["SYNC_BATCH"] <= 100_000 and 1 <= settings["SYNC_PAGE"] <= 100_000):
         raise ConfigError(_("SYNC_BATCH and SYNC_PAGE must be between 1 and 100000."))
+    if not 0.01 <= settings["HUB_SILENT_DAYS"] <= 365:
+        raise ConfigError(_("HUB_SILENT_DAYS must be between 0.01 and 365."))
     if settings["SYNC_TOKEN"] and not settings["HUB_URL"]:
         raise ConfigError(_("This centre has a sync token but no hub address (HUB_URL)."))
     check_catalogue(settings["LOCALES_DIR"], settings["DEFAULT_LANGUAGE"])

@@ -103,7 +103,8 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
                 sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
                          schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
                          page_limit=config["SYNC_PAGE"], report=report, on_step=progress,
-                         store=Store(media_dir(config), reserve=disk_reserve(config)))
+                         store=Store(media_dir(config), reserve=disk_reserve(config)),
+                         software=software_version())
             finally:
                 client.close()
         except BaseException as e:
@@ -113,6 +114,16 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
             raise
         record_outcome(db, data_dir, report.as_dict())
         return report
+
+
+def software_version() -> str:
+    """This installation's software version, as the hub shows it to the regional staff."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("infocentre")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "dev"
 
 
 def disk_reserve(config) -> int:

@@ -408,7 +408,25 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     sign_in(page, hub, "regional")
     choose(hub)
     snap("hub-staff-home")
+    hub_pages(page, hub, lang, snap)
     return saved
+
+
+def hub_pages(page, hub: str, lang: str, snap) -> None:
+    """The regional staff's centres: the list (with a silent centre's alert), registering one
+    (its token shown once), and the page of the centre that synced."""
+    page.goto(f"{hub}/hub/centres")
+    snap("hub-centres")
+    page.goto(f"{hub}/hub/centres/new")
+    page.fill("#name", "")
+    page.locator("main form button[type=submit]").click()
+    snap("hub-centre-new-error")
+    page.fill("#name", f"Centro Nuevo {lang}")
+    page.locator("main form button[type=submit]").click()
+    snap("hub-centre-token")
+    page.goto(f"{hub}/hub/centres")
+    page.get_by_role("link", name="Centro Comunitario San Pablo").first.click()
+    snap("hub-centre")
 
 
 def main() -> int:
@@ -427,6 +445,14 @@ def main() -> int:
             [*command(), "--data-dir", str(Path(tmp) / "hub"), "hub",
              "add-node", "Centro Comunitario San Pablo", "--json"], check=True, env=env,
             capture_output=True, text=True).stdout)["token"]
+        # A centre registered a month ago that never synced: the list's alert.
+        silent = json.loads(subprocess.run(
+            [*command(), "--data-dir", str(Path(tmp) / "hub"), "hub", "add-node",
+             "Centro Callado", "--json"], check=True, env=env, capture_output=True,
+            text=True).stdout)["node_id"]
+        with sqlite3.connect(Path(tmp) / "hub" / "infocentre.db") as hub_db:
+            hub_db.execute("UPDATE _sync_nodes SET created_at = '2020-01-01T00:00:00+00:00' "
+                           "WHERE node_id = ?", [silent])
         node_dir = Path(tmp) / "node"
         node, node_url = serve(node_dir, "node", environment(SYNC_DAEMON=0),
                                join=(hub_url, token))

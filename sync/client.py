@@ -20,7 +20,7 @@ import requests
 import urllib3
 
 from . import media, signing
-from .engine import Catalog, build_request, note_hub_time, process_reply, start_resync
+from .engine import Catalog, build_request, note_hub_time, pending, process_reply, start_resync
 from .engine.clock import wall_ms
 from .engine.exchange import Ahead, read_ahead
 from .engine.hub import PAGE_LIMIT
@@ -237,11 +237,13 @@ class SyncReport:
 def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1000,
              page_limit: int = PAGE_LIMIT, report: SyncReport | None = None,
              on_step=None, store: media.Store | None = None, patience: float = 600,
-             sleep=time.sleep) -> SyncReport:
+             sleep=time.sleep, software: str | None = None) -> SyncReport:
     """Push everything pending and pull everything new, then the blobs of ``store`` the rows
     name. Raises Unreachable or Refused; the report (passed in) still counts what happened
     before. ``on_step(report)`` is called after each request that moved data (progress).
-    ``patience``: seconds, in all, to wait for a hub that says it is busy."""
+    ``patience``: seconds, in all, to wait for a hub that says it is busy. ``software``: this
+    centre's software version, told to the hub with every request (with how many changes the
+    request leaves to send), for the regional staff."""
     report = report or SyncReport()
     started = time.monotonic()
     catalog = Catalog(db, tables)
@@ -256,6 +258,7 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
             request = build_request(db, catalog, schema=schema, batch_limit=batch_limit,
                                     page_limit=page_limit, until=until,
                                     ahead=packed and packed.ahead)
+            _tell_about_self(db, request, software)
             offset = read_state(db)["offset_ms"]
             pending, fetched = fetched, None
             try:
@@ -318,6 +321,18 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
         report.bytes_sent = client.bytes_sent
         report.bytes_received = client.bytes_received
         report.seconds = round(time.monotonic() - started, 3)
+
+
+def _tell_about_self(db, request: dict, software: str | None) -> None:
+    """Add to ``request`` what the regional staff see of this centre: its software version and
+    how many of its changes remain to send after this request's batch."""
+    if not software:
+        return
+    request["software"] = software
+    batch = request["batch"]
+    waiting = pending(db, batch["to"] if batch else None)
+    if waiting:  # none said is none: a no-op sync stays one small request
+        request["waiting"] = waiting
 
 
 @dataclass

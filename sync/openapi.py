@@ -169,6 +169,13 @@ DOCUMENT = {
             "everything": {"type": "boolean",
                            "description": "A full resynchronisation: the node's own changes "
                                           "too."},
+            "software": {"type": "string", "maxLength": 40,
+                         "description": "Optional: the node's software version, shown to the "
+                                        "regional staff."},
+            "waiting": {"type": "integer", "minimum": 0,
+                        "description": "The node's changes not in this request's batch, still "
+                                       "to send (shown to the regional staff); with "
+                                       "software, absent means 0."},
             "had": {"type": "integer", "minimum": 0,
                     "description": "Asked before the page up to the cursor was applied: the "
                                    "cursor the node has (at most the cursor)."},

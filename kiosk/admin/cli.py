@@ -19,7 +19,7 @@ from sync.errors import Refused, SyncError, Unreachable
 
 from .. import syncing
 from ..data import get_db, is_disk_full, utcnow
-from ..errors import KioskError
+from ..errors import KioskError, ValidationError
 from ..i18n import _, ngettext
 from . import models
 
@@ -42,9 +42,10 @@ def hub():
 def add_node(installation, name, as_json):
     with installation.app().app_context():
         _require("hub")
-        name = " ".join(name.split())
-        if not name or len(name) > 80:
-            raise KioskError(_("The centre's name must have 1 to 80 readable characters."))
+        try:
+            name = models.clean_centre_name(name)
+        except ValidationError as e:
+            raise KioskError(str(e)) from None
         node = models.register_node(get_db(), name=name, hub_id=current_app.config["CENTRE_ID"],
                                     now=utcnow())
         token = signing.make_token(node["node_id"], signing.derive_secret(

@@ -6,6 +6,7 @@ these functions directly. Times are passed in (``now``) so tests can move the cl
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import hashlib
@@ -410,3 +411,36 @@ def demo(db: Database, *, centre_id: str, role: str, content_dir: str | Path,
             db.table("demo_rows").insert({"table_name": "accounts", "row_id": account_id})
         entry["new"] = True
     return made
+
+
+# A centre's learners, as the hub's regional staff see them (kiosk.admin).
+
+LEARNER_ROLES = ("villager", "cooperative")
+
+
+def count_learners(db: Database, centre_id: str) -> int:
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    return db.execute(f"SELECT count(*) FROM accounts WHERE centre_id = ? AND role IN ({marks})",
+                      [centre_id, *LEARNER_ROLES]).fetchone()[0]
+
+
+def learners_page(db: Database, centre_id: str, *, offset: int, limit: int) -> list[dict]:
+    """Learners of a centre (id, name, created_at), by name, ``limit`` from ``offset``."""
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    return list(db.query(
+        f"SELECT id, name, created_at FROM accounts WHERE centre_id = ? AND role IN ({marks}) "
+        f"ORDER BY name COLLATE NOCASE, id LIMIT ? OFFSET ?",
+        [centre_id, *LEARNER_ROLES, limit, offset]))
+
+
+def new_learners_per_month(db: Database, centre_id: str, bounds: list[str]) -> list[int]:
+    """Learners added between each pair of consecutive ``bounds`` (UTC times as ISO text, in
+    order): one pass over the centre's accounts (a thousand), counted here."""
+    marks = ",".join("?" * len(LEARNER_ROLES))
+    found = [0] * (len(bounds) - 1)
+    for (created,) in db.execute(
+            f"SELECT created_at FROM accounts WHERE centre_id = ? AND role IN ({marks}) AND "
+            f"created_at >= ? AND created_at < ?", [centre_id, *LEARNER_ROLES, bounds[0],
+                                                   bounds[-1]]):
+        found[bisect.bisect_right(bounds, created) - 1] += 1
+    return found

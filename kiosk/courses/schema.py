@@ -167,3 +167,15 @@ def m0002_voices(db):
         CREATE INDEX voices_by_lesson ON voices (lesson_id, target_kind, target_id);
         """
     )
+
+
+@MIGRATIONS()
+def m0003_by_centre(db):
+    # The hub's pages of a centre (kiosk.admin) count its lessons finished and certificates per
+    # month, among every centre's: by centre, then time, so the cost follows that centre alone.
+    db.executescript(
+        """
+        CREATE INDEX progress_by_centre_done ON progress (centre_id, done_at);
+        CREATE INDEX certificates_by_centre ON certificates (centre_id, issued_at);
+        """
+    )

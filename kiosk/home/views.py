@@ -28,6 +28,7 @@ bp = Blueprint("home", __name__)
 def index():
     tiles = [tile for provide in current_app.extensions["infocentre"]["tiles"]
              for tile in provide(g.user)]
+    tiles.sort(key=lambda tile: not tile.get("first"))  # a person's main work leads (stable)
     return render_template("home/index.html", tiles=tiles, today=utcnow())
 
 

@@ -28,11 +28,12 @@ from .restamp import note_hub_time
 from .state import read_state
 
 
-def pending(db) -> int:
-    """Changes made here that the hub has not acknowledged yet."""
+def pending(db, after: int | None = None) -> int:
+    """Changes made here that the hub has not acknowledged yet; with ``after``, those made
+    after that sequence number (what a request's batch leaves to send)."""
     return db.execute(
         "SELECT count(*) FROM _sync_clock c, _sync_state s WHERE s.id = 1 AND c.node = s.node_idx "
-        "AND c.seq > s.acked").fetchone()[0]
+        "AND c.seq > coalesce(?, s.acked)", [after]).fetchone()[0]
 
 
 __all__ = [

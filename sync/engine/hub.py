@@ -10,6 +10,7 @@ sync/README.md, "Exchange" and "Restores and clones".
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from sqlite_utils import Database
 
@@ -92,6 +93,7 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         note_report(db, node_id, schema=req["schema"], instance=req["instance"],
                     cursor=req["cursor"] if req["had"] is None else req["had"],
                     acked=req["acked"], everything=req["everything"])
+        note_self(db, node_id, software=req["software"], waiting=req["waiting"])
         epoch = read_state(db)["epoch"]
     page = None
     # A copy from before a restore is about to pull everything again: no page for it now.
@@ -101,6 +103,7 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         page = read_whole(db, catalog, lambda: scope.pull(  # one moment for the whole page
             db, catalog, node_buckets(node_id), req["cursor"], echo_from,
             min(req["limit"], max_page)))
+        note_handed(db, node_id, page["cursor"])
     return {"ok": True, "hub_time": now_ms, "epoch": epoch, "ack": ack, "renew_instance": renew,
             "pull": page}
 
@@ -144,6 +147,28 @@ def note_report(db: Database, node_id: str, *, schema: int, instance: str, curso
     db.execute("UPDATE _sync_nodes SET last_seen_at = datetime('now'), schema_version = ?, "
                "instance_id = ?, cursor = ?, acked = ?, everything = ? WHERE node_id = ?",
                [schema, instance, cursor, acked, int(everything), node_id])
+
+
+def note_self(db: Database, node_id: str, *, software: str | None,
+              waiting: int | None) -> None:
+    """Remember what a centre said of itself (its software version, its changes still to
+    send), for the regional staff; what it did not say stays as it was. Call inside a
+    transaction."""
+    if software is not None or waiting is not None:
+        db.execute("UPDATE _sync_nodes SET software = coalesce(?, software), waiting = "
+                   "coalesce(?, waiting) WHERE node_id = ?", [software, waiting, node_id])
+
+
+def note_handed(db: Database, node_id: str, cursor: int) -> None:
+    """Remember the end of the page just handed to a centre, for the regional staff (what
+    waits for it starts after it). Only shown, never relied on: skipped rather than waited
+    for when another exchange holds the lock, so the exchange itself is never run twice."""
+    try:
+        with immediate(db):
+            db.execute("UPDATE _sync_nodes SET handed = ? WHERE node_id = ?", [cursor, node_id])
+    except sqlite3.OperationalError as e:
+        if not any(w in str(e) for w in ("locked", "busy")):
+            raise
 
 
 def note_mark(db: Database, now_ms: int) -> None:
@@ -199,7 +224,10 @@ def _checked(request) -> dict:
            "cursor": None if request.get("cursor") is None else integer("cursor"),
            "limit": integer("limit", PAGE_LIMIT, 1), "batch": None,
            "everything": request.get("everything", False) is True,
-           "had": None if request.get("had") is None else integer("had")}
+           "had": None if request.get("had") is None else integer("had"),
+           # A centre that says its software version and no count has none waiting.
+           "waiting": integer("waiting", 0) if request.get("software") is not None else None,
+           "software": _software(request.get("software"))}
     batch = request.get("batch")
     if batch is not None:
         if not (isinstance(batch, dict) and is_id(batch.get("id"))
@@ -214,6 +242,16 @@ def _checked(request) -> dict:
     if req["had"] is not None and (req["cursor"] is None or req["had"] > req["cursor"]):
         raise Malformed("had must not be past the cursor")
     return req
+
+
+def _software(value) -> str | None:
+    """A software version as a centre reports it: short printable ASCII, or nothing."""
+    if value is None:
+        return None
+    if not (isinstance(value, str) and 0 < len(value) <= 40 and value.isascii()
+            and value.isprintable()):
+        raise Malformed("software must be a version of at most 40 printable characters")
+    return value
 
 
 def _instance(db: Database, node_id: str, instance_id: str, acked: int,
@@ -303,5 +341,5 @@ def epoch_of(db: Database) -> str | None:
     return db.execute("SELECT epoch FROM _sync_state WHERE id = 1").fetchone()[0]
 
 
-__all__ = ["check_high_water", "epoch_of", "note_mark", "note_report", "remember_nonce",
-           "renew_epoch", "require_schema", "serve_exchange", "stored_reply"]
+__all__ = ["check_high_water", "epoch_of", "note_mark", "note_report", "note_self",
+           "remember_nonce", "renew_epoch", "require_schema", "serve_exchange", "stored_reply"]

@@ -212,3 +212,13 @@ def m0006_batch_senders(db):
     # only from the copy that sent it: a PC cloned from a disk holds its twin's batch in flight,
     # and must not take its twin's acknowledgement (and with it, its twin's history) for its own.
     db.execute("ALTER TABLE _sync_batches ADD COLUMN instance INTEGER")
+
+
+@MIGRATIONS()
+def m0007_node_reports(db):
+    # Hub: what each centre said of itself at its last exchange, for the regional staff: its
+    # software version, and how many of its changes were still to send after that request;
+    # and the end of the last page the hub handed it (what waits for it starts there).
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN software TEXT")
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN waiting INTEGER")
+    db.execute("ALTER TABLE _sync_nodes ADD COLUMN handed INTEGER")
