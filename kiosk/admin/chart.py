@@ -8,7 +8,10 @@ from __future__ import annotations
 import math
 
 WIDTH, HEIGHT = 480, 200  # the drawing's own units (the viewBox); the page scales it
-TOP, BOTTOM, SIDE = 22, 26, 8  # room for the values above the bars and the months below
+TOP, BOTTOM, SIDE = 22, 40, 8  # room for the values above the bars and the months below
+# Months are labelled on two staggered rows: twelve full names (Arabic has no short ones) do not
+# fit side by side on a small screen.
+LABEL_ROWS = (HEIGHT - 22, HEIGHT - 6)
 
 
 def bars(values: list[int], labels: list[str], *, title: str) -> dict:
@@ -28,9 +31,10 @@ def bars(values: list[int], labels: list[str], *, title: str) -> dict:
         x = SIDE + i * slot + (slot - width) / 2
         found.append({"x": round(x, 1), "y": round(TOP + room - height, 1),
                       "width": round(width, 1), "height": round(height, 1), "value": value,
-                      "label": label, "middle": round(x + width / 2, 1)})
+                      "label": label, "middle": round(x + width / 2, 1),
+                      "label_y": LABEL_ROWS[i % 2]})
     return {"title": title, "bars": found, "width": WIDTH, "height": HEIGHT,
-            "base": TOP + room, "label_y": HEIGHT - 8, "empty": top == 0}
+            "base": TOP + room, "empty": top == 0}
 
 
 def nice(top: int) -> int:
