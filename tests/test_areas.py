@@ -218,7 +218,7 @@ def test_commands_demo_and_permissions_follow_the_installations_areas(data_dir, 
     assert db_rows(data_dir, "SELECT count(*) FROM courses") == [(0,)]
     app = create_app({"DATA_DIR": str(data_dir), "TESTING": True})
     assert set(app.extensions["infocentre"]["permissions"]) == {
-        "manage_people", "manage_staff", "sync_now"}
+        "manage_people", "manage_staff", "register_centres", "see_centres", "sync_now"}
     assert app.test_client().get("/courses/classes").status_code == 404
 
 

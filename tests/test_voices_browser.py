@@ -76,9 +76,16 @@ def test_a_facilitator_records_a_question_and_a_learner_listens(mic_browser, nod
     for act in ("play", "keep", "redo"):
         expect(card.locator(f"[data-act={act}]")).to_be_visible()
     card.locator("[data-act=redo]").click()  # once more, from the start
-    card.locator("[data-act=record]").click()
-    expect(card.locator("[data-time]")).to_have_text("0:02", timeout=5000)
-    card.locator("[data-act=stop]").click()
+    for _ in range(2):
+        card.locator("[data-act=record]").click()
+        expect(card.locator("[data-time]")).to_have_text("0:02", timeout=5000)
+        card.locator("[data-act=stop]").click()
+        # On a loaded machine the fake microphone may give nothing yet: the page then says the
+        # recording is empty and offers Record again, as it would to a person.
+        expect(card.locator("[data-act=play]:visible, [data-act=record]:visible")
+               ).to_have_count(1, timeout=15000)
+        if card.locator("[data-act=play]").is_visible():
+            break
     card.locator("[data-act=play]").click()
     with page.expect_navigation():
         card.locator("[data-act=keep]").click()
