@@ -286,7 +286,30 @@ def format_price(minor_units: int, currency: str | None = None) -> str:
     return numbers.format_currency(amount, currency, locale=_number_locale())
 
 
+# CLDR has no Kichwa words for "3 hours ago" either: the units of time, which a number leaves
+# in the singular, and ñawpa ("before") or kipa ("after").
+KICHWA_UNITS = (("wata", 365 * 86400), ("killa", 30 * 86400), ("hunkay", 7 * 86400),
+                ("punlla", 86400), ("pacha", 3600), ("minutu", 60), ("sikundu", 1))
+
+
 def format_ago(moment: dt.datetime, now: dt.datetime) -> str:
     """How long before or after ``now``, in words: "3 hours ago", "in 5 minutes"."""
+    if current_language() == "qu_EC":
+        seconds = (moment - now).total_seconds()
+        # the largest unit there is at least 1.1 of, as Babel's threshold=1.1 counts
+        unit, size = next(((u, s) for u, s in KICHWA_UNITS if abs(seconds) >= 1.1 * s),
+                          KICHWA_UNITS[-1])
+        count = max(1, round(abs(seconds) / size))
+        return f"{count} {unit} {'kipa' if seconds > 0 else 'ñawpa'}"
     return dates.format_timedelta(moment - now, add_direction=True, threshold=1.1,
                                   locale=_number_locale())
+
+
+def format_month(first: dt.date, short: bool = False) -> str:
+    """A month as a heading or a chart's label: "diciembre de 2026", "dic"; on Kichwa pages the
+    Kichwa month's name ("kapak killa, 2026", "kap")."""
+    names = _OWN_NAMES.get(current_language())
+    if names:
+        name = names[0][first.month - 1]
+        return name[:3] if short else f"{name} killa, {first.year}"
+    return dates.format_skeleton("MMM" if short else "yMMMM", first, locale=_number_locale())

@@ -259,3 +259,21 @@ def test_kichwa_dates_name_months_and_days_in_kichwa(app, format, expected):
         assert "diciembre" not in i18n.format_date(dt.date(2026, 12, 2), "full").lower()
         i18n.set_request_language("es")
         assert i18n.format_date(dt.date(2026, 12, 2)) == "2 de diciembre de 2026"
+
+
+def test_kichwa_months_and_times_ago_are_in_kichwa_where_cldr_has_spanish(app):
+    """The hub's month tables and charts, and "synced 2 minutes ago", said in Kichwa on Kichwa
+    pages (CLDR's would be "diciembre de 2026" and "hace 2 minutos")."""
+    now = dt.datetime(2026, 12, 2, 15, 0, tzinfo=dt.timezone.utc)
+    with app.test_request_context("/"):
+        i18n.set_request_language("qu_EC")
+        assert i18n.format_month(dt.date(2026, 12, 1)) == "kapak killa, 2026"
+        assert i18n.format_month(dt.date(2026, 12, 1), short=True) == "kap"
+        assert len({i18n.format_month(dt.date(2026, m, 1), short=True) for m in range(1, 13)}) == 12
+        assert i18n.format_ago(now - dt.timedelta(minutes=2), now) == "2 minutu ñawpa"
+        assert i18n.format_ago(now - dt.timedelta(days=3, hours=2), now) == "3 punlla ñawpa"
+        assert i18n.format_ago(now + dt.timedelta(hours=5), now) == "5 pacha kipa"
+        assert i18n.format_ago(now, now) == "1 sikundu ñawpa"
+        i18n.set_request_language("es")
+        assert i18n.format_month(dt.date(2026, 12, 1)) == "diciembre de 2026"
+        assert i18n.format_ago(now - dt.timedelta(minutes=2), now) == "hace 2 minutos"

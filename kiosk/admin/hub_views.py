@@ -19,7 +19,6 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from babel import Locale, dates
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from sync import signing
@@ -29,7 +28,7 @@ from ..auth.access import can, current_user, signin_required
 from ..courses.models import region
 from ..data import get_db, iso, reading, utcnow
 from ..errors import NotFound, ValidationError
-from ..i18n import _, format_number, language, list_separator, ngettext
+from ..i18n import _, format_month, format_number, list_separator, ngettext
 from . import chart, models
 from .views import bp
 
@@ -190,11 +189,9 @@ def _months(db, centre_id: str) -> list[dict]:
     bounds = [iso(dt.datetime.combine(day, dt.time(), zone)) for day in [*firsts, following]]
     done = region.per_month(db, centre_id, bounds)
     added = accounts.new_learners_per_month(db, centre_id, bounds)
-    locale = Locale.parse(language().number_locale)
     found = []
     for first, counts, new in zip(firsts, done, added):
         found.append({"key": first.strftime("%Y-%m"),
-                      "label": dates.format_skeleton("yMMMM", first, locale=locale),
-                      "short": dates.format_skeleton("MMM", first, locale=locale),
+                      "label": format_month(first), "short": format_month(first, short=True),
                       "learners": new, **counts})
     return found
