@@ -3,23 +3,19 @@ waits, its versions, an alert for the silent ones), registering a centre (its to
 and revoking one, and a read-only page per centre: its learners, and lessons finished and
 certificates per month as a table, a chart drawn here (SVG) and a CSV.
 
-Routes on the admin area's blueprint. Imports Flask, Babel, the admin area's models and
+Routes on the admin area's blueprint. Imports Flask, the admin area's models and
 ``chart``, the models of ``kiosk.auth`` and ``kiosk.courses`` (a centre's learners and their
-records), ``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n`` and ``sync.signing``.
+records), ``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n``, ``kiosk.web`` and ``sync.signing``.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
 import math
-import re
-import unicodedata
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from sync import signing
 
@@ -28,7 +24,8 @@ from ..auth.access import can, current_user, signin_required
 from ..courses.models import region
 from ..data import get_db, iso, reading, utcnow
 from ..errors import NotFound, ValidationError
-from ..i18n import _, format_month, format_number, list_separator, ngettext
+from ..i18n import _, format_month, format_number, ngettext
+from ..web import csv_download
 from . import chart, models
 from .views import bp
 
@@ -162,14 +159,7 @@ def centre_csv(node_id):
     rows = [[_("Month"), _("New learners"), _("Lessons finished"),
              _("Courses completed (certificates)")]]
     rows += [[m["key"], m["learners"], m["lessons"], m["certificates"]] for m in months]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=list_separator(), quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerows(rows)  # every text is ours (months and headings): no formulas to fear
-    # The BOM lets a spreadsheet on Windows read the accents as UTF-8.
-    ascii_name = unicodedata.normalize("NFKD", node["name"] or "").encode("ascii", "ignore")
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name.decode()).strip("-").lower()[:60] or "centre"
-    return Response(out.getvalue().encode("utf-8-sig"), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{stem}-months.csv"'})
+    return csv_download(rows, node["name"], "months", unnamed="centre")
 
 
 def _months(db, centre_id: str) -> list[dict]:

@@ -2,24 +2,20 @@
 enrolment, attendance in one tap per learner, CSV downloads and the class's certificates.
 
 Imports the area's models, the courses area's models (the courses a class may follow),
-``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n`` and Babel (lists of names). Every page is
-a centre's (the hub has no classes) and needs the
-``teach`` permission: checked once, for the whole blueprint.
+``kiosk.auth.access``, ``kiosk.data``, ``kiosk.i18n``, ``kiosk.web`` and Babel (lists of
+names). Every page is a centre's (the hub has no classes) and needs the ``teach`` permission:
+checked once, for the whole blueprint.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
 from babel.lists import format_list
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     g,
@@ -33,7 +29,8 @@ from ..auth.access import require
 from ..courses import models as courses
 from ..data import get_db, utcnow
 from ..errors import ValidationError
-from ..i18n import _, format_number, language, list_separator, ngettext, text_languages
+from ..i18n import _, format_number, language, ngettext, text_languages
+from ..web import csv_download
 from . import grid as grids
 from . import models
 
@@ -321,32 +318,6 @@ def attendance(class_id, session_id):
 # Downloads and certificates.
 
 
-def _cell(value) -> str | int:
-    """A value a spreadsheet shows as text: "=1+2" stays text, never a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def _csv(rows: list[list], klass: dict, what: str) -> Response:
-    """A CSV that opens in columns in the reader's spreadsheet (issue 14).
-
-    Columns are split by the separator of the reader's language (``;`` in Spanish and French),
-    and every text is quoted, so a name holding a separator (``Ana;=cmd|...``) stays one cell
-    whichever separator the spreadsheet splits on.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=list_separator(), quoting=csv.QUOTE_NONNUMERIC)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    # The BOM lets a spreadsheet on Windows read the accents as UTF-8.
-    body = out.getvalue().encode("utf-8-sig")
-    ascii_name = unicodedata.normalize("NFKD", klass["name"]).encode("ascii", "ignore").decode()
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:60] or "class"
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{stem}-{what}.csv"'})
-
-
 def _local_day(moment: str | None) -> str:
     if not moment:
         return ""
@@ -375,7 +346,7 @@ def progress_csv(class_id):
         certificate = row["certificate"]
         line += [certificate["code"] if certificate else "", _local_day(row["last_active"])]
         rows.append(line)
-    return _csv(rows, grid["class"], "progress")
+    return csv_download(rows, grid["class"]["name"], "progress", unnamed="class")
 
 
 @bp.get("/<class_id>/attendance.csv")
@@ -390,7 +361,7 @@ def attendance_csv(class_id):
         rows.append([learner["name"], *here, sum(here)])
     totals = [sum(row[1 + i] for row in rows[1:]) for i in range(len(sessions))]
     rows.append([_("Present"), *totals, sum(totals)])
-    return _csv(rows, klass, "attendance")
+    return csv_download(rows, klass["name"], "attendance", unnamed="class")
 
 
 @bp.get("/<class_id>/certificates")
