@@ -103,7 +103,8 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
         page = read_whole(db, catalog, lambda: scope.pull(  # one moment for the whole page
             db, catalog, node_buckets(node_id), req["cursor"], echo_from,
             min(req["limit"], max_page)))
-        note_handed(db, node_id, page["cursor"])
+        if page["cursor"] != req["cursor"]:  # a no-op sync writes nothing more
+            note_handed(db, node_id, page["cursor"])
     return {"ok": True, "hub_time": now_ms, "epoch": epoch, "ack": ack, "renew_instance": renew,
             "pull": page}
 
@@ -161,8 +162,9 @@ def note_self(db: Database, node_id: str, *, software: str | None,
 
 def note_handed(db: Database, node_id: str, cursor: int) -> None:
     """Remember the end of the page just handed to a centre, for the regional staff (what
-    waits for it starts after it). Only shown, never relied on: skipped rather than waited
-    for when another exchange holds the lock, so the exchange itself is never run twice."""
+    waits for it starts after it). Only shown, never relied on: if the write lock is not had
+    within the busy timeout, it is left out rather than failing an exchange whose page is
+    already read (the centre would ask for it again)."""
     try:
         with immediate(db):
             db.execute("UPDATE _sync_nodes SET handed = ? WHERE node_id = ?", [cursor, node_id])
