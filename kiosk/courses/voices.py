@@ -133,6 +133,11 @@ def _answer(course_id: str, lesson_id: str, lang: str, message: str, changed: bo
     return redirect(url_for(".voices", course_id=course_id, lesson_id=lesson_id, lang=lang))
 
 
+def _check_language(lang: str) -> None:
+    if lang not in current_app.config["LANGUAGES"]:
+        raise ValidationError({"lang": [_("Choose the language of the recording.")]})
+
+
 def _refuse(course_id: str, lesson_id: str, message: str):
     if wants_json():
         return jsonify(ok=False, errors=[{"code": "invalid", "message": message}]), 400
@@ -147,8 +152,7 @@ def keep_voice(course_id, lesson_id):
     lesson = _lesson(course, lesson_id)
     lang = request.form.get("lang", "")
     try:
-        if lang not in current_app.config["LANGUAGES"]:
-            raise ValidationError({"lang": [_("Choose the language of the recording.")]})
+        _check_language(lang)
         kind, target, part = _target()
         models.voices.check_target(get_db(), lesson, kind, target, part)
         upload = request.files.get("audio")
@@ -174,8 +178,7 @@ def remove_voice(course_id, lesson_id):
     lang = request.form.get("lang", "")
     kind, target, part = _target()
     try:
-        if lang not in current_app.config["LANGUAGES"]:
-            raise ValidationError({"lang": [_("Choose the language of the recording.")]})
+        _check_language(lang)
         changed = models.record_voice(get_db(), centre_id=current_app.config["CENTRE_ID"],
                                       lesson=lesson, kind=kind, target_id=target, part=part,
                                       lang=lang, sha=None, account_id=g.user["id"],
