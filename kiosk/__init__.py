@@ -81,6 +81,9 @@ def create_app(config: dict | None = None) -> Flask:
             registry["tiles"].append(area.tiles)
     app.register_blueprint(media.bp)
     app.register_error_handler(500, web.handle_internal_error)
+    for area in loaded:
+        if hasattr(area, "start"):
+            area.start(app)
     return app
 
 

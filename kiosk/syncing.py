@@ -100,11 +100,16 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
             progress(report)
             client = hub_client(config)
             try:
-                sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
-                         schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
-                         page_limit=config["SYNC_PAGE"], report=report, on_step=progress,
-                         store=Store(media_dir(config), reserve=disk_reserve(config)),
-                         software=software_version())
+                for _round in range(2):
+                    sync_now(db, app.extensions["infocentre"]["synced_tables"], client,
+                             schema=schema_version(db), batch_limit=config["SYNC_BATCH"],
+                             page_limit=config["SYNC_PAGE"], report=report, on_step=progress,
+                             store=Store(media_dir(config), reserve=disk_reserve(config)),
+                             software=software_version())
+                    # What arrived may call for an answer (an order reaching its cooperative):
+                    # written now, it goes up at once rather than at the next sync.
+                    if not after_sync(app, db):
+                        break
             finally:
                 client.close()
         except BaseException as e:
@@ -114,6 +119,16 @@ def run_sync(app: Flask, *, on_progress=None, report=None):
             raise
         record_outcome(db, data_dir, report.as_dict())
         return report
+
+
+def after_sync(app: Flask, db) -> int:
+    """Let each area take up what a sync or a bundle brought (its ``after_sync(db, centre_id=,
+    now=)``); how many rows they wrote."""
+    written = 0
+    for area in app.extensions["infocentre"]["areas"]:
+        if hasattr(area, "after_sync"):
+            written += area.after_sync(db, centre_id=app.config["CENTRE_ID"], now=utcnow()) or 0
+    return written
 
 
 def software_version() -> str:

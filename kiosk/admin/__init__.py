@@ -22,6 +22,22 @@ PERMISSIONS = {
 }
 
 
+def start(app) -> None:
+    """At the hub, publish the region's settings (the currency) from its configuration."""
+    if app.config["ROLE"] != "hub":
+        return
+    import datetime as dt
+
+    from ..data import open_db
+    from .models import publish_region_settings
+
+    db = open_db(app.config["DATABASE"])
+    try:
+        publish_region_settings(db, app.config, dt.datetime.now(dt.timezone.utc))
+    finally:
+        db.close()
+
+
 def tiles(user: dict | None) -> list[dict]:
     """A "Sync" button on the home page of a centre, for those who may start a sync; at the
     hub, "Centres" for the regional staff, first on their page (``first``)."""
@@ -36,4 +52,4 @@ def tiles(user: dict | None) -> list[dict]:
              "icon": "sync", "url": url_for("admin.sync_page")}]
 
 
-__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "bp", "commands", "tiles"]
+__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "bp", "commands", "start", "tiles"]

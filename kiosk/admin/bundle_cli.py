@@ -101,6 +101,7 @@ def import_(installation, file, as_json):
                     wall_ms=wall_ms(), store=Store(media_dir(config)), progress=_progress)
                 # The hub's news arrived: the sync page and `sync status` count it as a sync.
                 syncing.record(get_db(), report.as_dict())
+                syncing.after_sync(app, get_db())  # answers go in the next bundle
         except BundleError as e:
             raise KioskError(_message(e)) from None
     if as_json:

@@ -22,7 +22,35 @@ from ..errors import NotFound, ValidationError
 from ..i18n import _
 
 # Every centre knows every centre; only the hub changes them.
-SYNCED_TABLES = [SyncedTable("centres", scope=REGION, upload=UPLOAD_HUB)]
+SYNCED_TABLES = [SyncedTable("centres", scope=REGION, upload=UPLOAD_HUB),
+                 SyncedTable("region_settings", scope=REGION, upload=UPLOAD_HUB)]
+
+# Settings the hub gives the whole region, from its own configuration (DESIGN, Data).
+REGION_SETTINGS = {"currency": "CURRENCY"}
+
+
+def publish_region_settings(db: Database, config, now: dt.datetime) -> None:
+    """At the hub: write the region's settings from the hub's configuration when they differ
+    (at every start, so a changed setting reaches every centre at its next sync)."""
+    with writing(db):
+        for key, option in REGION_SETTINGS.items():
+            value = str(config[option])
+            db.execute("""
+                INSERT INTO region_settings (id, centre_id, key, value, updated_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET value = excluded.value,
+                    updated_at = excluded.updated_at
+                WHERE value != excluded.value""",
+                       [str(uuid.uuid5(uuid.NAMESPACE_URL, f"region-setting:{key}")),
+                        config["CENTRE_ID"], key, value, iso(now)])
+
+
+def region_setting(db: Database, key: str, default: str) -> str:
+    """A setting of the region as the hub last gave it; ``default`` (this installation's own)
+    before the first sync."""
+    row = db.execute("SELECT value FROM region_settings WHERE key = ? ORDER BY updated_at DESC "
+                     "LIMIT 1", [key]).fetchone()
+    return row[0] if row and row[0] else default
 
 
 def add_centre(db: Database, *, centre_id: str, name: str, role: str, now: dt.datetime,

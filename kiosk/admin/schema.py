@@ -28,3 +28,20 @@ def m0001_centres(db):
         ) STRICT;
         """
     )
+
+
+@MIGRATIONS()
+def m0002_region_settings(db):
+    db.executescript(
+        """
+        -- synced region-wide, written by the hub only (DESIGN, Data: the currency of prices);
+        -- id: UUIDv5 of the key
+        CREATE TABLE region_settings (
+            id TEXT PRIMARY KEY,
+            centre_id TEXT NOT NULL DEFAULT '',
+            key TEXT NOT NULL DEFAULT '',
+            value TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL DEFAULT ''
+        ) STRICT;
+        """
+    )
