@@ -29,7 +29,8 @@ SECRET_FILE = "secret_key"
 TOKEN_FILE = "sync_token"
 DATABASE_FILE = "infocentre.db"
 ROLES = ("node", "hub")
-DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin", "kiosk.courses", "kiosk.classes"]
+DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin", "kiosk.courses", "kiosk.classes",
+                 "kiosk.market"]
 
 
 @dataclass(frozen=True)
