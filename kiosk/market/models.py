@@ -855,3 +855,13 @@ def sales(db: Database, *, cooperative_id: str, since: str) -> list[dict]:
         JOIN order_lines l ON l.order_id = o.id
         WHERE o.cooperative_id = ? AND e.at >= ?
         GROUP BY l.product_id, month ORDER BY month, name""", [cooperative_id, since])
+
+
+def may_keep(db: Database, user: dict | None, coop: dict, *, centre_id: str) -> bool:
+    """Whether ``user`` may change the cooperative and its products here: at its home centre,
+    a facilitator or admin of that centre, or one of its members (the cooperative role)."""
+    if not user or coop["centre_id"] != centre_id or user.get("centre_id") != centre_id:
+        return False
+    if user["role"] in ("facilitator", "admin"):
+        return True
+    return user["role"] == "cooperative" and coop["id"] in member_of(db, user["id"])
