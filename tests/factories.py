@@ -102,3 +102,55 @@ def finish_lessons(db, course: dict, learner_id: str, *, upto: int | None = None
         lesson = models.get_lesson(db, course["id"], lesson_id, "en")
         models.finish_lesson(db, centre_id=centre_id, learner_id=learner_id, lesson=lesson,
                              now=now)
+
+
+# The market: cooperatives and products made through its models.
+
+
+def make_cooperative(db, centre_id: str, *, name: str | None = None, village: str = "Peguche",
+                     description: str = "", contact: str = "", photo: str | None = None,
+                     now: dt.datetime = WHEN) -> dict:
+    """A cooperative of ``centre_id`` (one of another centre arrives as sync would bring it)."""
+    from kiosk.market import models
+
+    with received(db, centre_id):
+        coop_id = models.create_cooperative(
+            db, centre_id=centre_id, now=now, photo=photo,
+            fields={"name": name or f"Cooperativa {next(_numbers)}", "village": village,
+                    "description": description, "contact": contact})
+    return models.get_cooperative(db, coop_id)
+
+
+def make_product(db, coop: dict, *, names: dict[str, str] | None = None,
+                 descriptions: dict[str, str] | None = None, price: int = 250,
+                 stock: int = 10, category: str = "food", unit: str = "jar",
+                 photos: list[str] = (), active: bool = True, now: dt.datetime = WHEN) -> str:
+    """A product of the cooperative, named per language (``{"es": "Mermelada"}``); ``price``
+    in cents; ``photos``: SHA-256s already in the media store."""
+    from kiosk.market import models
+
+    names = names or {"es": f"Producto {next(_numbers)}"}
+    descriptions = descriptions or {}
+    texts = {lang: {"name": name, "description": descriptions.get(lang, "")}
+             for lang, name in names.items()}
+    with received(db, coop["centre_id"]):
+        return models.save_product(
+            db, centre_id=coop["centre_id"], coop_id=coop["id"], languages=tuple(names),
+            now=now, by_id=None, photos=list(photos),
+            # as typed: check_product reads an int price as whole units, not cents
+            fields={"texts": texts, "category": category, "unit": unit,
+                    "price": f"{price // 100}.{price % 100:02}", "stock": stock,
+                    "active": active})
+
+
+def make_centre(db, name: str, *, centre_id: str | None = None, now: dt.datetime = WHEN) -> str:
+    """Another centre of the region, as the hub's sync would bring its row."""
+    import uuid
+
+    from kiosk.admin import models as admin
+
+    centre_id = centre_id or str(uuid.uuid4())
+    with received(db, "hub"):
+        admin.add_centre(db, centre_id=centre_id, name=name, role="node", now=now,
+                         owner_id="hub")
+    return centre_id

@@ -509,13 +509,19 @@ def catalogue(db: Database, *, langs: tuple[str, ...], category: str | None = No
     with reading(db):
         total = db.execute(f"SELECT count(*) FROM {source} WHERE {condition}",
                            params).fetchone()[0]
+        # The page's ids first, then their names: SQLite computes a row's subqueries before
+        # sorting, so naming every product to keep 24 took most of the time at 5,000.
+        rank = "s.rank" if query is not None else "0"
         rows = fetch(db, f"""
             SELECT p.id, p.centre_id, p.cooperative_id, p.category, p.unit, p.price, p.stock,
                    p.active, p.photo, {_text_choice(langs, 'name')} AS name,
                    c.name AS cooperative, c.village,
                    (SELECT name FROM centres WHERE id = p.centre_id) AS centre_name
-            FROM {source} LEFT JOIN cooperatives c ON c.id = p.cooperative_id
-            WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?""", [*params, limit, offset])
+            FROM (SELECT p.id AS id, {rank} AS rank FROM {source} WHERE {condition}
+                  ORDER BY {order} LIMIT ? OFFSET ?) page
+            JOIN products p ON p.id = page.id
+            LEFT JOIN cooperatives c ON c.id = p.cooperative_id
+            ORDER BY {order.replace('s.rank', 'page.rank')}""", [*params, limit, offset])
     return rows, total
 
 
@@ -865,3 +871,40 @@ def may_keep(db: Database, user: dict | None, coop: dict, *, centre_id: str) -> 
     if user["role"] in ("facilitator", "admin"):
         return True
     return user["role"] == "cooperative" and coop["id"] in member_of(db, user["id"])
+
+
+# catalogue: the centres that have cooperatives, and the printable price list.
+
+
+def market_centres(db: Database) -> list[dict]:
+    """The centres with at least one active cooperative, by name (the catalogue's filter)."""
+    return fetch(db, """
+        SELECT id, name FROM centres WHERE id IN (
+            SELECT centre_id FROM cooperatives WHERE active = 1)
+        ORDER BY folded(name), id""")
+
+
+def price_list(db: Database, *, langs: tuple[str, ...], cooperative: str | None = None,
+               centre: str | None = None, limit: int = 500) -> tuple[list[dict], int]:
+    """The active products of a cooperative or of a centre, by cooperative then name, for a
+    printed list (at most ``limit``), and how many there are in all."""
+    where, params = ["p.active = 1"], []
+    if cooperative:
+        where.append("p.cooperative_id = ?")
+        params.append(cooperative)
+    if centre:
+        where.append("p.centre_id = ?")
+        params.append(centre)
+    condition = " AND ".join(where)
+    with reading(db):
+        total = db.execute(f"SELECT count(*) FROM products p WHERE {condition}",
+                           params).fetchone()[0]
+        rows = fetch(db, f"""
+            SELECT * FROM (
+                SELECT p.id, p.cooperative_id, p.unit, p.price, p.stock, p.photo,
+                       {_text_choice(langs, 'name')} AS name, c.name AS cooperative, c.village
+                FROM products p LEFT JOIN cooperatives c ON c.id = p.cooperative_id
+                WHERE {condition})
+            ORDER BY folded(cooperative), cooperative_id, folded(name), id LIMIT ?""",
+                     [*params, limit])
+    return rows, total
