@@ -495,7 +495,7 @@ def catalogue(db: Database, *, langs: tuple[str, ...], category: str | None = No
         where.append("p.centre_id = ?")
         params.append(centre)
     source = "products p"
-    order = "p.created_at DESC, p.id"
+    order = "p.created_at DESC, p.id DESC"  # products_by_age, read backwards
     if query is not None:
         match = search_query(query)
         if match is None:
@@ -911,3 +911,10 @@ def price_list(db: Database, *, langs: tuple[str, ...], cooperative: str | None 
             ORDER BY folded(cooperative), cooperative_id, folded(name), id LIMIT ?""",
                      [*params, limit])
     return rows, total
+
+
+def cooperative_names(db: Database) -> list[dict]:
+    """The active cooperatives' ids and names, by name (the catalogue's filter: it is on every
+    page of the catalogue, and the whole rows cost a millisecond more)."""
+    return fetch(db, "SELECT id, name FROM cooperatives WHERE active = 1 "
+                     "ORDER BY folded(name), id")

@@ -57,7 +57,8 @@ def m0001_market(db):
             updated_at TEXT NOT NULL DEFAULT ''
         ) STRICT;
         CREATE INDEX products_by_cooperative ON products (cooperative_id, active);
-        CREATE INDEX products_by_category ON products (category, active);
+        CREATE INDEX products_by_category ON products (category, active, created_at, id);
+        CREATE INDEX products_by_age ON products (active, created_at, id);  -- newest first
         CREATE INDEX products_by_centre ON products (centre_id, active);
         -- one row per product and language; id: UUIDv5 of product and language
         CREATE TABLE product_texts (

@@ -87,7 +87,7 @@ def index():
     category = request.args.get("category")
     category = category if category in models.CATEGORIES else None
     centres = models.market_centres(db)
-    coops = models.cooperatives(db)
+    coops = models.cooperative_names(db)
     coop = request.args.get("cooperative") or None
     coop = coop if any(c["id"] == coop for c in coops) else None
     centre = request.args.get("centre") or None
