@@ -7,6 +7,8 @@ from flask import current_app, url_for
 from ..auth.access import can
 from ..i18n import _
 from . import models
+from .cli import cli
+from .demo import demo
 from .models import SYNCED_TABLES
 from .schema import MIGRATIONS
 from .views import bp
@@ -30,4 +32,5 @@ def tiles(user: dict | None) -> list[dict]:
              "icon": "basket", "url": url_for("market.index")}]
 
 
-__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "after_sync", "bp", "tiles"]
+__all__ = ["MIGRATIONS", "PERMISSIONS", "SYNCED_TABLES", "after_sync", "bp", "cli", "demo",
+           "tiles"]
