@@ -2,9 +2,8 @@
 the orders travel between the buyer's centre and the cooperative's through the hub, under
 ``/market``. The rules of orders and stock are in this folder's README."""
 
-from flask import current_app, url_for
+from flask import url_for
 
-from ..auth.access import can
 from ..i18n import _
 from . import models
 from .cli import cli

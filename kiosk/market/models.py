@@ -100,10 +100,14 @@ def _text(value, limit: int, *, required: bool, message: str) -> tuple[str, list
 
 def parse_price(value, *, decimal_sep: str = ".", digits: int = 2) -> int:
     """A price typed by a person ("2.50", "2,50", "3") in minor units; ValueError when it is
-    not a number, negative, has more decimals than the currency, or is beyond ``MAX_PRICE``."""
+    not a number, negative, has more decimals than the currency, or is beyond ``MAX_PRICE``.
+    An int is already in minor units (a program's, not a person's): only its bounds are
+    checked."""
     if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    elif isinstance(value, str):
+        if not 0 <= value <= MAX_PRICE:
+            raise ValueError("out of bounds")
+        return value
+    if isinstance(value, str):
         text = value.strip().replace(" ", "").replace("\u00a0", "")
     else:
         raise ValueError("not a price")
