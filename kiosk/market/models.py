@@ -923,3 +923,23 @@ def cooperative_names(db: Database) -> list[dict]:
     page of the catalogue, and the whole rows cost a millisecond more)."""
     return fetch(db, "SELECT id, name FROM cooperatives WHERE active = 1 "
                      "ORDER BY folded(name), id")
+# manage: what a cooperative's own pages need.
+
+
+def products_of(db: Database, coop_id: str, *, langs: tuple[str, ...]) -> list[dict]:
+    """Every product of the cooperative, withdrawn ones too, by name in the reader's language."""
+    return fetch(db, f"""
+        SELECT p.id, p.cooperative_id, p.category, p.unit, p.price, p.stock, p.active, p.photo,
+               {_text_choice(langs, 'name')} AS name
+        FROM products p WHERE p.cooperative_id = ?
+        ORDER BY p.active DESC, folded(coalesce(name, '')), p.id""", [coop_id])
+
+
+def member_candidates(db: Database, coop_id: str, *, centre_id: str) -> list[dict]:
+    """The accounts of this centre with the cooperative role that are not members yet."""
+    return fetch(db, """
+        SELECT a.id, a.name FROM accounts a
+        WHERE a.centre_id = ? AND a.role = 'cooperative' AND NOT EXISTS (
+            SELECT 1 FROM cooperative_members m WHERE m.cooperative_id = ?
+            AND m.account_id = a.id AND m.active = 1)
+        ORDER BY folded(a.name)""", [centre_id, coop_id])

@@ -22,10 +22,10 @@
     var shown = pick.querySelector("[data-file-name]");
     var none = shown.textContent;
     input.addEventListener("change", function () {
-      var file = input.files && input.files[0];
-      shown.textContent = file ? file.name : none;
-      shown.dir = file ? "auto" : "";
-      shown.classList.toggle("chosen", Boolean(file));
+      var names = Array.prototype.map.call(input.files || [], function (f) { return f.name; });
+      shown.textContent = names.length ? names.join(", ") : none;
+      shown.dir = names.length ? "auto" : "";
+      shown.classList.toggle("chosen", names.length > 0);
     });
   });
 
