@@ -330,6 +330,32 @@ def test_a_bad_amount_paid_is_refused(app, db, people, jam, amount):
     assert models.get_order(db, order["id"])["status"] == "ready"
 
 
+def test_collected_with_no_amount_typed_records_the_orders_total(app, db, people, jam):
+    buyer, buyer_helper = signed_in(app, people["rosa"])
+    add(buyer, buyer_helper, jam, "3")
+    place(buyer)
+    order = only_order(db)
+    seller, helper = signed_in(app, people["segundo"])
+    for kind in ("confirmed", "ready", "collected"):
+        assert step(seller, helper, order["id"], kind, amount="").status_code == 302
+    assert models.get_order(db, order["id"])["paid"] == 750
+
+
+def test_the_amount_paid_is_read_in_the_readers_language(app, db, people, jam):
+    buyer, buyer_helper = signed_in(app, people["rosa"])
+    add(buyer, buyer_helper, jam, "3")
+    place(buyer)
+    order = only_order(db)
+    seller, helper = signed_in(app, people["segundo"])
+    seller.post("/language", data={"lang": "es", "csrf_token": helper.token()})
+    step(seller, helper, order["id"], "confirmed")
+    step(seller, helper, order["id"], "ready")
+    page = text(seller.get(f"/market/cooperatives/{order['cooperative_id']}/orders"))
+    assert 'inputmode="decimal" value="7,50"' in page
+    assert step(seller, helper, order["id"], "collected", amount="7,00").status_code == 302
+    assert models.get_order(db, order["id"])["paid"] == 700
+
+
 def test_a_decline_needs_a_reason_which_the_buyer_reads(app, db, people, jam):
     buyer, buyer_helper = signed_in(app, people["rosa"])
     add(buyer, buyer_helper, jam, "2")

@@ -772,8 +772,10 @@ def seller_step(db: Database, order_id: str, kind: str, *, centre_id: str, by_id
                 raise ValidationError({"reason": problems})
         if kind == "collected":
             try:
-                paid = parse_price(amount if amount not in (None, "") else order["total"],
-                                   decimal_sep=decimal_sep, digits=digits)
+                # No amount given: the order's total, already in minor units (parse_price would
+                # read an int as whole units: a hundred times too much).
+                paid = order["total"] if amount in (None, "") else parse_price(
+                    amount, decimal_sep=decimal_sep, digits=digits)
             except ValueError:
                 raise ValidationError({"amount": [_("Write the amount paid as a number, such "
                                                     "as 2.50.")]}) from None

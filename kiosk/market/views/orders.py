@@ -18,7 +18,15 @@ from ...auth import models as accounts
 from ...auth.access import can, node_only, permission_required, safe_next
 from ...data import get_db, iso, new_id, utcnow
 from ...errors import NotFound, ValidationError
-from ...i18n import _, format_month, format_number, language, text_languages
+from ...i18n import (
+    _,
+    format_date,
+    format_month,
+    format_number,
+    format_time,
+    language,
+    text_languages,
+)
 from ...media import photo_url
 from ...web import csv_download
 from .. import models
@@ -54,7 +62,12 @@ def may_shop() -> bool:
 def _helpers() -> dict:
     return {"unit_label": models.unit_label, "status_label": models.status_label,
             "decline_reason": models.decline_reason, "status_icons": ICONS,
-            "thumb": photo_url, "order_ref": order_ref}
+            "thumb": photo_url, "order_ref": order_ref, "when": when}
+
+
+def when(at: str) -> str:
+    """The day and the time of a step, for people: "2 dic 2026, 9:55" (no seconds)."""
+    return f"{format_date(at, 'medium')}, {format_time(at)}"
 
 
 def order_ref(order_id: str) -> str:
