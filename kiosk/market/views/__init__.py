@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("market", __name__, url_prefix="/market")
 
-from . import catalogue, manage  # noqa: E402,F401  (their pages, on the blueprint)
+from . import catalogue, manage, orders  # noqa: E402,F401  (their pages, on the blueprint)

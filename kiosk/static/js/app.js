@@ -235,3 +235,23 @@
     }, 1000);
   }
 })();
+
+/* market: orders */
+(function () {
+  // Quantities: big − and + beside the number field, which works alone without this file.
+  document.querySelectorAll("[data-stepper]").forEach(function (box) {
+    var input = box.querySelector("input[type=number]");
+    box.querySelectorAll("[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var value = parseInt(input.value, 10);
+        var min = parseInt(input.min || "1", 10);
+        var max = parseInt(input.max, 10);
+        value = (isNaN(value) ? min : value) + parseInt(button.getAttribute("data-step"), 10);
+        if (value < min) { value = min; }
+        if (!isNaN(max) && value > max) { value = max; }
+        input.value = String(value);
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    });
+  });
+})();
