@@ -208,6 +208,60 @@ def voice_pages(page, node: str, snap) -> None:
     snap("voices-error")
 
 
+def market_buyer_pages(page, node: str, snap) -> None:
+    """A villager's market: the catalogue, a search without accents, a product, the basket
+    (with a quantity refused, then sent) and her orders."""
+    page.goto(f"{node}/market")
+    snap("market")
+    page.goto(f"{node}/market?q=MERMELADA")
+    snap("market-search")
+    page.locator(".product-card a, a[href*='/market/products/']").first.click()
+    page.wait_for_load_state()
+    snap("market-product")
+    page.locator(".order-form button[type=submit]").click()
+    page.wait_for_load_state()
+    page.goto(f"{node}/market/basket")
+    page.locator("#basket-form input[type=number]").first.fill("99999")
+    page.locator("button[name=action][value=place]").click()
+    page.wait_for_load_state()
+    snap("market-basket-error")
+    page.locator("#basket-form input[type=number]").first.fill("1")
+    page.locator("button[name=action][value=place]").click()
+    page.wait_for_load_state()
+    snap("market-orders")
+    page.locator("a[href*='/market/orders/']").first.click()
+    page.wait_for_load_state()
+    snap("market-order")
+    page.goto(f"{node}/market/cooperatives")
+    snap("market-cooperatives")
+
+
+def market_seller_pages(page, node: str, snap) -> None:
+    """The cooperative member's market: their cooperatives, a product's form with errors,
+    the incoming orders, the pick list, the sales and the price list."""
+    page.goto(f"{node}/market/mine")
+    snap("market-mine")
+    page.locator("a[href*='/market/products/'][href$='/edit']").first.click()
+    page.wait_for_load_state()
+    snap("market-product-form")
+    page.locator("input[name=price]").fill("-3")
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    snap("market-product-form-error")
+    page.goto(f"{node}/market/mine")
+    coop = page.locator("a[href$='/orders'][href*='/market/cooperatives/']").first
+    coop_url = coop.get_attribute("href").removesuffix("/orders")
+    for name, path in [("market-incoming", "/orders"), ("market-sales", "/sales"),
+                       ("market-cooperative", "")]:
+        page.goto(f"{node}{coop_url}{path}")
+        snap(name)
+    coop_id = coop_url.rsplit("/", 1)[1]
+    page.goto(f"{node}/market/price-list?cooperative={coop_id}")
+    snap("market-price-list")
+    page.goto(f"{node}{coop_url}/pick-list")
+    snap("market-pick-list")
+
+
 def class_pages(page, node: str, snap) -> None:
     """The facilitator's view of the demo class: grid, who needs help, its learners,
     attendance, CSV links."""
@@ -355,9 +409,16 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     page.goto(f"{node}/auth/people")
     snap("forbidden")
     course_pages(page, node, snap)
+    market_buyer_pages(page, node, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()
     snap("signed-out")
+
+    sign_in(page, node, "cooperative")
+    choose(node)
+    market_seller_pages(page, node, snap)
+    page.locator("#signout-form button").click()
+    page.wait_for_load_state()
 
     sign_in(page, node, "facilitator")
     choose(node)
