@@ -10,11 +10,11 @@ from playwright.sync_api import expect
 
 from .live import start_demo_server
 from .test_browser import sign_in_as
+from .test_classes_browser import no_sideways_scroll
 
 pytestmark = pytest.mark.browser
 
 CONFIRMED = {"es": "Confirmado", "ar": "مؤكَّد"}
-SEND = {"es": "Enviar mi pedido", "ar": None}
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +22,6 @@ def centre(tmp_path_factory):
     server = start_demo_server(tmp_path_factory.mktemp("market"), role="node", courses=False)
     yield server
     server.stop()
-
-
-def no_sideways_scroll(page) -> None:
-    width, screen = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert width <= screen, f"{page.url} scrolls sideways: {width} > {screen}"
 
 
 def demo_product(data_dir) -> dict:

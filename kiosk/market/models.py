@@ -217,13 +217,17 @@ def find_cooperative(db: Database, name: str, *, centre_id: str) -> dict:
     raise NotFound(_("There is no cooperative called %(name)s at this centre.", name=name))
 
 
+def _equal(*pairs: tuple[str, object], always: str = "1 = 1") -> tuple[list[str], list]:
+    """SQL conditions ``column = ?`` for each (column, value) whose value is given, after
+    ``always``; and their parameters. The filters of the market's lists."""
+    given = [(column, value) for column, value in pairs if value is not None]
+    return [always, *(f"{column} = ?" for column, _value in given)], [v for _c, v in given]
+
+
 def cooperatives(db: Database, *, centre_id: str | None = None,
                  active_only: bool = True) -> list[dict]:
     """Cooperatives (of one centre, or of the region), by name, with their active products."""
-    where, params = ["1 = 1"], []
-    if centre_id:
-        where.append("c.centre_id = ?")
-        params.append(centre_id)
+    where, params = _equal(("c.centre_id", centre_id or None))
     if active_only:
         where.append("c.active = 1")
     return fetch(db, f"""
@@ -486,18 +490,10 @@ def catalogue(db: Database, *, langs: tuple[str, ...], category: str | None = No
               active_only: bool = True) -> tuple[list[dict], int]:
     """A page of products, newest first (or best match first for a search), each with its name
     in the reader's language, its cooperative and centre; and how many there are in all."""
-    where, params = ["1 = 1"], []
-    if active_only:
-        where.append("p.active = 1")
-    if category:
-        where.append("p.category = ?")
-        params.append(category)
-    if cooperative:
-        where.append("p.cooperative_id = ?")
-        params.append(cooperative)
-    if centre:
-        where.append("p.centre_id = ?")
-        params.append(centre)
+    where, params = _equal(("p.category", category or None),
+                           ("p.cooperative_id", cooperative or None),
+                           ("p.centre_id", centre or None),
+                           always="p.active = 1" if active_only else "1 = 1")
     source = "products p"
     order = "p.created_at DESC, p.id DESC"  # products_by_age, read backwards
     if query is not None:
@@ -708,12 +704,8 @@ def orders(db: Database, *, centre_id: str | None = None, seller_centre: str | N
            cooperative_id: str | None = None, buyer_id: str | None = None,
            limit: int = 200) -> list[dict]:
     """Orders, newest first, each with its derived status, its lines' count and its events."""
-    where, params = ["1 = 1"], []
-    for column, value in (("o.centre_id", centre_id), ("o.seller_centre", seller_centre),
-                          ("o.cooperative_id", cooperative_id), ("o.buyer_id", buyer_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    where, params = _equal(("o.centre_id", centre_id), ("o.seller_centre", seller_centre),
+                           ("o.cooperative_id", cooperative_id), ("o.buyer_id", buyer_id))
     with reading(db):
         found = fetch(db, f"""
             SELECT o.*, c.name AS cooperative,
@@ -896,13 +888,8 @@ def price_list(db: Database, *, langs: tuple[str, ...], cooperative: str | None 
                centre: str | None = None, limit: int = 500) -> tuple[list[dict], int]:
     """The active products of a cooperative or of a centre, by cooperative then name, for a
     printed list (at most ``limit``), and how many there are in all."""
-    where, params = ["p.active = 1"], []
-    if cooperative:
-        where.append("p.cooperative_id = ?")
-        params.append(cooperative)
-    if centre:
-        where.append("p.centre_id = ?")
-        params.append(centre)
+    where, params = _equal(("p.cooperative_id", cooperative or None),
+                           ("p.centre_id", centre or None), always="p.active = 1")
     condition = " AND ".join(where)
     with reading(db):
         total = db.execute(f"SELECT count(*) FROM products p WHERE {condition}",
