@@ -30,7 +30,7 @@ TOKEN_FILE = "sync_token"
 DATABASE_FILE = "infocentre.db"
 ROLES = ("node", "hub")
 DEFAULT_AREAS = ["kiosk.home", "kiosk.auth", "kiosk.admin", "kiosk.courses", "kiosk.classes",
-                 "kiosk.market"]
+                 "kiosk.market", "kiosk.stories"]
 
 
 @dataclass(frozen=True)

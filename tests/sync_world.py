@@ -30,14 +30,14 @@ from sync.errors import ClockAhead, ResyncRequired
 TABLES = [
     SyncedTable("notes", scope=REGION, upload=UPLOAD_ANY),
     SyncedTable("diary"),  # the owning centre only
-    SyncedTable("stories", scope=consent("consent", "public"), local_columns=("secret",)),
+    SyncedTable("tales", scope=consent("consent", "public"), local_columns=("secret",)),
 ]
 SCHEMA = """
 CREATE TABLE notes (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '', title TEXT,
                     body TEXT, score INTEGER);
 CREATE TABLE diary (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '', day TEXT,
                     entry TEXT);
-CREATE TABLE stories (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '', text TEXT,
+CREATE TABLE tales (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '', text TEXT,
                       consent TEXT NOT NULL DEFAULT 'private', secret TEXT);
 """
 TABLES_V2 = [*TABLES, SyncedTable("events", scope=REGION, upload=UPLOAD_ANY)]
@@ -46,7 +46,7 @@ ALTER TABLE notes ADD COLUMN mood TEXT;
 CREATE TABLE events (id TEXT PRIMARY KEY, centre_id TEXT NOT NULL DEFAULT '', what TEXT);
 """
 COLUMNS = {"notes": ["title", "body", "score"], "diary": ["day", "entry"],
-           "stories": ["text", "consent"]}
+           "tales": ["text", "consent"]}
 
 
 def make_template(path: Path) -> Path:

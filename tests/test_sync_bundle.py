@@ -22,7 +22,7 @@ from .live import db_rows, infocentre, join_centre
 from .sync_world import Replica, clone_db
 
 KEY = "the hub's secret key, for these tests only"
-ENGINE_TABLES = ("notes", "diary", "stories", "_sync_state", "_sync_clock", "_sync_batches",
+ENGINE_TABLES = ("notes", "diary", "tales", "_sync_state", "_sync_clock", "_sync_batches",
                  "_sync_instances", "_sync_quarantine", "_sync_members", "_sync_exits")
 
 
@@ -85,7 +85,7 @@ def test_a_centres_changes_reach_the_hub_and_another_centre_by_bundles_alone(wor
     a.db.execute("DELETE FROM notes WHERE score = 39")
     a.db.execute("INSERT INTO diary (id, centre_id, day, entry) VALUES ('d1', ?, 'lunes', "
                  "'solo para el hub')", [a.node_id])
-    a.db.execute("INSERT INTO stories (id, centre_id, text, consent, secret) VALUES "
+    a.db.execute("INSERT INTO tales (id, centre_id, text, consent, secret) VALUES "
                  "('s1', ?, 'pública', 'public', 'no sale'), ('s2', ?, 'privada', 'private', "
                  "NULL)", [a.node_id, a.node_id])
     write_notes(b, 12, prefix="b")
@@ -101,11 +101,11 @@ def test_a_centres_changes_reach_the_hub_and_another_centre_by_bundles_alone(wor
     assert len(hub.rows("notes")) == 39 + 12
     for node in (a, b, c):
         assert node.rows("notes") == hub.rows("notes")
-        assert node.rows("stories") == {k: v for k, v in hub.rows("stories").items()
+        assert node.rows("tales") == {k: v for k, v in hub.rows("tales").items()
                                         if v[2] == "public" or v[0] == node.node_id}
         assert node.integrity() == "ok"
     assert hub.rows("diary") == a.rows("diary") and c.rows("diary") == {}
-    assert hub.db.execute("SELECT secret FROM stories").fetchall() == [(None,), (None,)]
+    assert hub.db.execute("SELECT secret FROM tales").fetchall() == [(None,), (None,)]
     assert pending(a.db) == pending(b.db) == 0  # every batch acknowledged by a bundle
 
 

@@ -23,7 +23,7 @@ from .sync_world import COLUMNS, World, clone_db
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 KEYS = [f"row-{i}" for i in range(6)]  # a small pool: centres collide on ids (natural keys)
-OWNED = ("diary", "stories")  # ids there are made within their centre, as the data model says
+OWNED = ("diary", "tales")  # ids there are made within their centre, as the data model says
 
 
 def key_for(table: str, key: str, owner: int) -> str:
@@ -94,7 +94,7 @@ def run(world: World, nodes: list, step: tuple) -> None:
             _, i, table, key, vals = step
             node = nodes[i]
             cols = COLUMNS[table]
-            if table == "stories":
+            if table == "tales":
                 vals = [vals[0], "public" if vals[1] else "private"]
             node.db.execute(
                 f"INSERT INTO {table} (id, centre_id, {', '.join(cols)}) VALUES (?, ?"
@@ -113,8 +113,8 @@ def run(world: World, nodes: list, step: tuple) -> None:
                                 [key_for(table, key, owner)])
         elif kind == "consent":
             _, i, key, consent, owner = step
-            key = key_for("stories", key, owner)
-            nodes[i].db.execute("UPDATE stories SET consent = ? WHERE id = ?", [consent, key])
+            key = key_for("tales", key, owner)
+            nodes[i].db.execute("UPDATE tales SET consent = ? WHERE id = ?", [consent, key])
         elif kind == "sync":
             _, i, fault, n = step
             if fault == "cut":
@@ -164,7 +164,7 @@ def in_scope(table: str, row: tuple, node_id: str) -> bool:
     owner = row[0]
     if table == "notes":
         return True
-    if table == "stories" and row[2] == "public":
+    if table == "tales" and row[2] == "public":
         return True
     return owner == node_id
 

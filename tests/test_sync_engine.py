@@ -93,25 +93,25 @@ def test_ids_never_change_and_deleted_ids_never_come_back(world):
 
 def test_a_centre_cannot_change_another_centres_rows(world):
     a, b = nodes(world)[:2]
-    a.db.execute("INSERT INTO stories (id, centre_id, text, consent) VALUES ('s', ?, 'mine', "
+    a.db.execute("INSERT INTO tales (id, centre_id, text, consent) VALUES ('s', ?, 'mine', "
                  "'public')", [a.node_id])
     world.sync(a)
     world.sync(b)
-    assert "s" in b.rows("stories")
+    assert "s" in b.rows("tales")
     with pytest.raises(sqlite3.IntegrityError, match="another centre"):
-        b.db.execute("UPDATE stories SET text = 'changed' WHERE id = 's'")
+        b.db.execute("UPDATE tales SET text = 'changed' WHERE id = 's'")
     with pytest.raises(sqlite3.IntegrityError, match="another centre"):
         b.db.execute("INSERT INTO diary (id, centre_id) VALUES ('d', ?)", [a.node_id])
 
 
 def test_local_columns_never_leave_the_centre(world):
     a = nodes(world)[0]
-    a.db.execute("INSERT INTO stories (id, centre_id, text, secret) VALUES ('s', ?, 't', "
+    a.db.execute("INSERT INTO tales (id, centre_id, text, secret) VALUES ('s', ?, 't', "
                  "'only here')", [a.node_id])
     request = build_request(a.db, a.catalog, schema=1)
     assert "only here" not in json.dumps(request)
     world.sync(a)
-    assert world.hub.db.execute("SELECT secret FROM stories").fetchone() == (None,)
+    assert world.hub.db.execute("SELECT secret FROM tales").fetchone() == (None,)
 
 
 # Properties 3 and 4: no lost writes; deletes stick.
@@ -256,29 +256,29 @@ def test_scopes_decide_who_receives_what(world):
     a.db.execute("INSERT INTO notes (id, centre_id) VALUES ('region', ?)", [a.node_id])
     a.db.execute("INSERT INTO diary (id, centre_id, entry) VALUES ('mine', ?, 'private')",
                  [a.node_id])
-    a.db.execute("INSERT INTO stories (id, centre_id, text) VALUES ('s', ?, 'kept home')",
+    a.db.execute("INSERT INTO tales (id, centre_id, text) VALUES ('s', ?, 'kept home')",
                  [a.node_id])
     world.sync_all()
     assert set(b.rows("notes")) == {"region"}
-    assert b.rows("diary") == {} and b.rows("stories") == {}
+    assert b.rows("diary") == {} and b.rows("tales") == {}
     assert set(world.hub.rows("diary")) == {"mine"}  # learning records reach the hub
 
 
 def test_a_story_entering_scope_arrives_whole_and_leaving_it_goes_without_a_tombstone(world):
     a, b, _ = nodes(world)
-    a.db.execute("INSERT INTO stories (id, centre_id, text) VALUES ('s', ?, 'a memory')",
+    a.db.execute("INSERT INTO tales (id, centre_id, text) VALUES ('s', ?, 'a memory')",
                  [a.node_id])
     world.sync_all()
-    a.db.execute("UPDATE stories SET text = 'a memory, retold' WHERE id = 's'")
+    a.db.execute("UPDATE tales SET text = 'a memory, retold' WHERE id = 's'")
     world.sync_all()
-    a.db.execute("UPDATE stories SET consent = 'public' WHERE id = 's'")
+    a.db.execute("UPDATE tales SET consent = 'public' WHERE id = 's'")
     world.sync_all()
-    assert b.rows("stories")["s"][1:] == ("a memory, retold", "public")  # whole
-    a.db.execute("UPDATE stories SET consent = 'private' WHERE id = 's'")
+    assert b.rows("tales")["s"][1:] == ("a memory, retold", "public")  # whole
+    a.db.execute("UPDATE tales SET consent = 'private' WHERE id = 's'")
     world.sync_all()
-    assert b.rows("stories") == {}
+    assert b.rows("tales") == {}
     assert b.db.execute("SELECT count(*) FROM _sync_clock WHERE pk = 's'").fetchone() == (0,)
-    assert "s" in a.rows("stories") and "s" in world.hub.rows("stories")
+    assert "s" in a.rows("tales") and "s" in world.hub.rows("tales")
 
 
 def test_a_node_is_not_sent_back_what_it_sent(world):
@@ -335,7 +335,7 @@ def test_a_row_claimed_by_two_centres_is_quarantined_at_the_hub(world):
 ])
 def test_refused_requests_change_nothing_at_the_hub(world, tamper, error):
     a = nodes(world)[0]
-    a.db.execute("INSERT INTO stories (id, centre_id, text) VALUES ('s', ?, 't')", [a.node_id])
+    a.db.execute("INSERT INTO tales (id, centre_id, text) VALUES ('s', ?, 't')", [a.node_id])
     request = json.loads(json.dumps(build_request(a.db, a.catalog, schema=1)))
     tamper(request)
     before = world.hub.db.execute("SELECT seq, (SELECT count(*) FROM _sync_clock) FROM "

@@ -15,7 +15,7 @@ from sync.bundle import export_for_node
 
 ROWS = int(os.environ.get("SYNC_PLAN_ROWS", "3000"))
 # Tables whose size grows with the region: a plan may SEARCH them, never SCAN them.
-BIG = re.compile(r"\bSCAN (?:TABLE )?(notes|diary|stories|_sync_clock|_sync_members|_sync_feed|"
+BIG = re.compile(r"\bSCAN (?:TABLE )?(notes|diary|tales|_sync_clock|_sync_members|_sync_feed|"
                  r"_sync_exits|_sync_deleted|_sync_batches|_sync_instances|_sync_nonces|"
                  r"_sync_marks|_sync_seen|_sync_quarantine)\b")
 
@@ -30,7 +30,7 @@ def fill(node, count: int) -> None:
         [(f"d-{node.node_id[:8]}-{i}", node.node_id, "2026-11-30", "Asistencia") for i in
          range(count)])
     node.db.conn.executemany(
-        "INSERT INTO stories (id, centre_id, text, consent) VALUES (?, ?, ?, ?)",
+        "INSERT INTO tales (id, centre_id, text, consent) VALUES (?, ?, ?, ?)",
         [(f"s-{node.node_id[:8]}-{i}", node.node_id, "Un recuerdo",
           "public" if i % 2 else "private") for i in range(count)])
     node.db.conn.commit()
@@ -60,7 +60,7 @@ def test_no_query_of_an_exchange_or_a_bundle_scans_a_table_that_grows(world, tmp
         world.sync(node, batch_limit=1000, page_limit=2000)
     seen = traced([world.hub, a, b, c])
     a.db.execute("UPDATE notes SET title = 'otra' WHERE id = ?", [f"n-{a.node_id[:8]}-7"])
-    a.db.execute("UPDATE stories SET consent = 'public' WHERE id = ?",
+    a.db.execute("UPDATE tales SET consent = 'public' WHERE id = ?",
                  [f"s-{a.node_id[:8]}-8"])
     a.db.execute("DELETE FROM diary WHERE id = ?", [f"d-{a.node_id[:8]}-9"])
     world.sync(a)  # a push, the refresh of its rows' buckets, a pull

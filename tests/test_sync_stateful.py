@@ -52,7 +52,7 @@ pytestmark = pytest.mark.live
 
 YEAR_MS = 365 * DAY_MS
 KEYS = ["k0", "k1", "k2", "k3"]  # a small pool: centres collide on ids (natural keys)
-OWNED = ("diary", "stories")  # ids there belong to one centre, as the data model says
+OWNED = ("diary", "tales")  # ids there belong to one centre, as the data model says
 # Text for text columns, numbers for the number column (SQLite would turn 3 into '3' in a text
 # column, which is not what a model of the values would say).
 TEXTS = st.one_of(st.none(), st.sampled_from(["a", "b", "ñu", "دال", "", "3"]))
@@ -212,7 +212,7 @@ class SyncMachine(RuleBasedStateMachine):
             else:
                 # An insert writes every column: those it does not name take their default.
                 values = {"centre_id": pc.replica.node_id, **dict.fromkeys(cols),
-                          **({"consent": "private"} if table == "stories" else {}), col: value}
+                          **({"consent": "private"} if table == "tales" else {}), col: value}
                 db.execute(f"INSERT INTO {table} (id, {', '.join(values)}) VALUES "
                            f"(?{', ?' * len(values)})", [pk, *values.values()])
                 kind = "insert"
@@ -440,7 +440,7 @@ class SyncMachine(RuleBasedStateMachine):
 def in_scope(table: str, row: tuple, node_id: str) -> bool:
     if table == "notes":
         return True
-    if table == "stories" and row[2] == "public":
+    if table == "tales" and row[2] == "public":
         return True
     return row[0] == node_id
 

@@ -1,0 +1,11 @@
+"""``infocentre stories ...``: import a collection, list stories, change a story's consent,
+export what consent allows."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(help="Stories: import a collection, list, change consent, export.")
+def cli():
+    pass

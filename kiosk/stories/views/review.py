@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from . import bp  # noqa: F401
