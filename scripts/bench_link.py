@@ -23,9 +23,11 @@ Three runs, each as the real `infocentre sync now` process, each with its own hu
                the wire − what the baseline did (headers and the resumed sync's questions
                included); also as the centre's reports count it (rows, photo bytes);
   loss30       500 records and 2 photos with 30 % loss each way, syncing again at once after
-               each failed attempt (as the daemon does, without its waits) until it completes.
-Every run stops after 15 minutes. With --json, one object: {"link", "transfer", "interrupted",
-"loss30", "goals", "met"}; where namespaces cannot be made, {"skipped": why} (exit 0).
+               each failed attempt (as the daemon does, without its waits) until it completes;
+  story        a five-minute story recorded at a centre (WebM/Opus, as the kiosk records it;
+               made with PyAV, the hub's extra, from the demo's voices) sent to the hub.
+`--runs story` (comma-separated) runs only some. Every run stops after 15 minutes. With --json,
+one object: {"link", "transfer", "interrupted", "loss30", "story", "goals", "met"}; where namespaces cannot be made, {"skipped": why} (exit 0).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ CONGESTION = "/proc/sys/net/ipv4/tcp_congestion_control"
 HUB_ADDR, NODE_ADDR = "10.77.0.1", "10.77.0.2"  # only inside the namespaces made here
 GOALS = (f"transfer ≤ 1.5 × the physical limit; an interrupted run sends at most one chunk "
          f"({CHUNK:,} bytes, + {RESUME_OVERHEAD:,} of headers and questions) twice; with "
-         f"{HARD_LOSS_PCT} % loss the sync completes; each run within {CAP // 60} minutes")
+         f"{HARD_LOSS_PCT} % loss the sync completes; a 5-minute story reaches the hub within 1.5 × "
+         f"the physical limit; each run within {CAP // 60} minutes")
 
 
 def sh(*args: str, stdin: str | None = None) -> str:
@@ -210,14 +213,15 @@ class Site:
     """One hub and one centre for one run: the hub serves in the hub's namespace, the centre
     syncs in its own, so every request crosses the link."""
 
-    def __init__(self, link: Link, tmp: Path, name: str, port: int):
+    def __init__(self, link: Link, tmp: Path, name: str, port: int, env: dict | None = None):
         self.link, self.name, self.port = link, name, port
+        self.env = env or environment()
         self.hub, self.node = tmp / f"{name}-hub", tmp / f"{name}-node"
         self.server: subprocess.Popen | None = None
 
     def run(self, data_dir: Path, *args: str) -> str:
         return subprocess.run([*command(), "--data-dir", str(data_dir), *args],
-                              env=environment(), check=True, capture_output=True,
+                              env=self.env, check=True, capture_output=True,
                               text=True).stdout
 
     def start(self) -> Site:
@@ -231,7 +235,7 @@ class Site:
             self.server = subprocess.Popen(
                 ["ip", "netns", "exec", self.link.ns["hub"], *command(), "--data-dir",
                  str(self.hub), "serve", "--host", HUB_ADDR, "--port", str(self.port)],
-                env=environment(), stdout=log_file, stderr=subprocess.STDOUT)
+                env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while f":{self.port}/" not in log_path.read_text():  # printed once it listens
             if self.server.poll() is not None or time.monotonic() > deadline:
@@ -275,7 +279,7 @@ class Site:
     def sync(self, cap: float = CAP, on_tick=None) -> dict:
         """One `infocentre sync now` in the centre's namespace, stopped after ``cap`` seconds;
         ``on_tick(seconds, bytes the centre has sent)`` is called ten times a second."""
-        env = environment()
+        env = dict(self.env)
         env["INFOCENTRE_SYNC_TIMEOUT"] = str(TIMEOUT)
         before = self.link.counters()
         started = time.monotonic()
@@ -410,6 +414,38 @@ def loss30(link: Link, tmp: Path) -> dict:
             "tcp_resent": sum(a["tcp_resent"] for a in attempts), "runs": attempts}
 
 
+def story(link: Link, tmp: Path) -> dict:
+    """A five-minute story recorded at a centre (WebM/Opus as the kiosk records it, made by
+    scripts/bench_stories.py) reaching the hub: one sync, its seconds and bytes."""
+    import bench_stories
+
+    recording = bench_stories.five_minute_story(tmp / "story.webm")
+    if recording is None:
+        return {"status": "skipped", "message": "PyAV (the hub's extra) is not installed"}
+    env = environment()
+    env["INFOCENTRE_AREAS"] = "kiosk.home,kiosk.auth,kiosk.admin,kiosk.stories"
+    site = Site(link, tmp, "story", 8005, env=env).start()
+    try:
+        blob = Store(site.node / "media").add_bytes(recording.read_bytes())
+        with sqlite3.connect(site.node / "infocentre.db") as db:
+            db.execute("INSERT INTO stories (id, centre_id, title, teller_name, audio, "
+                       "audio_kind, audio_bytes, audio_seconds, village, consent, status, "
+                       "created_at, updated_at) VALUES ('0190a8f0-0000-7000-8000-000000000001', "
+                       "?, 'La minga del canal', 'Mama Rosa', ?, 'audio/webm', ?, 300, "
+                       "'Urcuquí', 'region', 'pending', '2026-12-01T10:00:00+00:00', "
+                       "'2026-12-01T10:00:00+00:00')", [site.node_id, blob.sha, blob.size])
+        log(f"story: a five-minute story ({blob.size:,} bytes) through the link ...")
+        run = site.sync()
+        arrived = Store(site.hub / "media").has(blob.sha)
+    finally:
+        site.stop()
+    limit = blob.size * 8 / (RATE_KBIT * 1000)
+    return {"recording_bytes": blob.size, "recording_seconds": 300,
+            "limit_seconds": round(limit, 1), **run, "at_hub": arrived,
+            "status": run["status"] if arrived else "not at the hub",
+            "ratio": round(run["seconds"] / limit, 2)}
+
+
 def delay_helper(spec: str) -> None:
     """Run inside a namespace: hold every packet of NFQUEUE ``queue`` for ``ms`` before letting
     it go, and keep in ``stats`` the TCP payload sent once and sent again (per connection,
@@ -488,7 +524,8 @@ def netns_allowed(prefix: str) -> str | None:
 
 
 def show(figures: dict) -> None:
-    t, i, h = figures["transfer"], figures["interrupted"], figures["loss30"]
+    t, i, h = (figures.get(k) for k in ("transfer", "interrupted", "loss30"))
+    s = figures.get("story")
     print(f"link: {RATE_KBIT} kbit/s, {DELAY_MS} ms each way, {LOSS_PCT} % loss, both "
           f"directions (centre and hub in network namespaces of their own); TCP "
           f"{figures['link']['tcp']}; sync timeout {TIMEOUT} s")
@@ -501,12 +538,14 @@ def show(figures: dict) -> None:
         if run["status"] != "synced" and run["message"]:
             print(f"  {run['message']}")
 
-    row("transfer 500 + 10 photos", t)
-    print(f"  payload {t['payload_bytes']:,} bytes (gzip rows {t['gzip_json_bytes']:,} + photos "
-          f"{t['photo_bytes']:,}); limit {t['limit_seconds']} s; time / limit {t['ratio']}; "
-          f"wire / payload {t['wire_per_payload']}")
-    row("baseline 500 + 2 photos", i["baseline"])
-    if i.get("cut"):
+    if t:
+        row("transfer 500 + 10 photos", t)
+        print(f"  payload {t['payload_bytes']:,} bytes (gzip rows {t['gzip_json_bytes']:,} + "
+              f"photos {t['photo_bytes']:,}); limit {t['limit_seconds']} s; time / limit "
+              f"{t['ratio']}; wire / payload {t['wire_per_payload']}")
+    if i:
+        row("baseline 500 + 2 photos", i["baseline"])
+    if i and i.get("cut"):
         row("  cut half way", i["cut"])
         row("  resumed", i["resumed"])
         cut_at = i["cut_at"] or {}
@@ -516,12 +555,22 @@ def show(figures: dict) -> None:
         print(f"  sent twice: {i['sent_twice_bytes']:,} bytes on the wire "
               f"({i['sent_twice_chunks']} chunk); by the centre's reports, rows "
               f"{i['rows_sent_twice']} and photo bytes {i['photo_bytes_sent_twice']:,}")
-    for n, run in enumerate(h["runs"], 1):
+    for n, run in enumerate(h["runs"] if h else (), 1):
         row(f"{HARD_LOSS_PCT} % loss, attempt {n}", run)
-    print(f"  {HARD_LOSS_PCT} % loss: {h['status']} after {h['attempts']} attempt(s), "
-          f"{h['seconds']} s in all; TCP resent {h['tcp_resent']:,} bytes")
+    if h:
+        print(f"  {HARD_LOSS_PCT} % loss: {h['status']} after {h['attempts']} attempt(s), "
+              f"{h['seconds']} s in all; TCP resent {h['tcp_resent']:,} bytes")
+    if s and s["status"] == "skipped":
+        print(f"story: skipped: {s['message']}")
+    elif s:
+        row("story of 5 minutes", s)
+        print(f"  recording {s['recording_bytes']:,} bytes; limit {s['limit_seconds']} s; "
+              f"time / limit {s['ratio']}; at the hub: {'yes' if s['at_hub'] else 'NO'}")
     print(f"goals: {GOALS}")
     print("met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in figures["met"].items()))
+
+
+RUNS = {"transfer": transfer, "interrupted": interrupted, "loss30": loss30, "story": story}
 
 
 def main() -> int:
@@ -531,8 +580,14 @@ def main() -> int:
                         help="names of the namespaces made (unique per run)")
     parser.add_argument("--tcp", help="TCP congestion control in the namespaces (default: the "
                         "machine's; one of net.ipv4.tcp_allowed_congestion_control)")
+    parser.add_argument("--runs", default=",".join(RUNS),
+                        help=f"which runs, comma-separated (default: {','.join(RUNS)})")
     parser.add_argument("--delay", help=argparse.SUPPRESS)  # the helper: QUEUE,MS,STATS
     args = parser.parse_args()
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown or not runs:
+        parser.error(f"unknown run {', '.join(unknown)}: choose among {', '.join(RUNS)}")
     if args.delay:
         delay_helper(args.delay)
         return 0
@@ -548,22 +603,26 @@ def main() -> int:
                 figures = {
                     "link": {"rate_kbit": RATE_KBIT, "delay_ms_each_way": DELAY_MS,
                              "loss_percent": LOSS_PCT, "tcp": link.tcp, "sync_timeout": TIMEOUT},
-                    "transfer": transfer(link, tmp),
-                    "interrupted": interrupted(link, tmp),
-                    "loss30": loss30(link, tmp),
                 }
+                for name in runs:
+                    figures[name] = RUNS[name](link, tmp)
     except KeyboardInterrupt:
         log("bench_link: interrupted; the namespaces are removed")
         return 130
-    twice = figures["interrupted"]["sent_twice_bytes"]
     figures["goals"] = GOALS
-    figures["met"] = {
-        "within_1.5x": figures["transfer"]["status"] == "synced"
-        and figures["transfer"]["ratio"] <= 1.5,
-        "one_chunk": twice is not None and figures["interrupted"]["resumed"]["status"]
-        == "synced" and twice <= CHUNK + RESUME_OVERHEAD,
-        "loss30_completes": figures["loss30"]["status"] == "synced",
-    }
+    met = figures["met"] = {}
+    if "transfer" in figures:
+        met["within_1.5x"] = (figures["transfer"]["status"] == "synced"
+                              and figures["transfer"]["ratio"] <= 1.5)
+    if "interrupted" in figures:
+        twice = figures["interrupted"]["sent_twice_bytes"]
+        met["one_chunk"] = (twice is not None and figures["interrupted"]["resumed"]["status"]
+                            == "synced" and twice <= CHUNK + RESUME_OVERHEAD)
+    if "loss30" in figures:
+        met["loss30_completes"] = figures["loss30"]["status"] == "synced"
+    if figures.get("story", {}).get("status") not in (None, "skipped"):
+        met["story_within_1.5x"] = (figures["story"]["status"] == "synced"
+                                    and figures["story"]["ratio"] <= 1.5)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))
     else:

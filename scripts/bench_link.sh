@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Measure syncing over an emulated rural link (64 kbit/s, 300 ms, 2 % loss; a cut; 30 % loss):
-#   bash scripts/bench_link.sh [--json] [--tcp reno]    (--tcp: congestion control, else the
-#                                                       machine's; takes 8 to 25 minutes)
+# Measure syncing over an emulated rural link (64 kbit/s, 300 ms, 2 % loss; a cut; 30 % loss;
+# a five-minute story):
+#   bash scripts/bench_link.sh [--json] [--tcp reno] [--runs story]
+#        (--tcp: congestion control, else the machine's; --runs: some of transfer, interrupted,
+#        loss30, story; all take 10 to 30 minutes)
 # scripts/bench_link.py does the measuring and says how. This wrapper installs what it needs
 # (the next machine starts bare) and makes sure no namespace outlives it. Where namespaces
 # cannot be made (not root, a container that forbids them) or the tools cannot be installed, it
@@ -9,15 +11,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 usage() {
-  echo "usage: bash scripts/bench_link.sh [--json] [--tcp CONGESTION_CONTROL]" >&2
+  echo "usage: bash scripts/bench_link.sh [--json] [--tcp CONGESTION_CONTROL] [--runs LIST]" >&2
   exit 2
 }
 JSON=0 ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --json) JSON=1; ARGS+=("$1") ;;
-    --tcp) [ $# -ge 2 ] || usage; ARGS+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,8p' "$0" | cut -c3-; exit 0 ;;
+    --tcp|--runs) [ $# -ge 2 ] || usage; ARGS+=("$1" "$2"); shift ;;
+    -h|--help) sed -n '2,10p' "$0" | cut -c3-; exit 0 ;;
     *) usage ;;
   esac
   shift
