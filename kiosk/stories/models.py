@@ -199,8 +199,9 @@ def save_story(db: Database, *, centre_id: str, fields: dict, by: dict, now: dt.
                new_story_id: str | None = None) -> str:
     """Make a story (``story_id`` None) or change one told here, in one transaction; returns
     its id (for a new story ``new_story_id`` when given: a UUIDv5 of a natural key made here,
-    as the import and the demo make, so doing it twice finds the story already there). ``fields``: title, teller_name, teller_id, village, when, lang, tags, body,
-    transcript, consent (a new story only: consent is changed by ``set_consent``).
+    as the import and the demo make, so doing it twice finds the story already there).
+    ``fields``: title, teller_name, teller_id, village, when, lang, tags, body, transcript,
+    consent (a new story only: consent is changed by ``set_consent``).
     ``audio``: {"sha", "kind", "bytes", "seconds"} of a recording already in the media store
     (replacing any before). ``photos``: SHA-256s of photos already stored, added after those the
     story has. ``by``: the account acting (id, name). A story changed by someone who does not
