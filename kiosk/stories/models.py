@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
+import uuid
 
 from sqlite_utils import Database
 
@@ -194,10 +195,13 @@ def validate(fields: dict, *, this_year: int, has_media: bool) -> tuple[dict, di
 
 def save_story(db: Database, *, centre_id: str, fields: dict, by: dict, now: dt.datetime,
                story_id: str | None = None, audio: dict | None = None,
-               photos: list[str] = (), reviewer: bool = False) -> str:
+               photos: list[str] = (), reviewer: bool = False,
+               new_story_id: str | None = None) -> str:
     """Make a story (``story_id`` None) or change one told here, in one transaction; returns
-    its id. ``fields``: title, teller_name, teller_id, village, when, lang, tags, body,
-    transcript, consent (a new story only: consent is changed by ``set_consent``).
+    its id (for a new story ``new_story_id`` when given: a UUIDv5 of a natural key made here,
+    as the import and the demo make, so doing it twice finds the story already there).
+    ``fields``: title, teller_name, teller_id, village, when, lang, tags, body, transcript,
+    consent (a new story only: consent is changed by ``set_consent``).
     ``audio``: {"sha", "kind", "bytes", "seconds"} of a recording already in the media store
     (replacing any before). ``photos``: SHA-256s of photos already stored, added after those the
     story has. ``by``: the account acting (id, name). A story changed by someone who does not
@@ -237,7 +241,7 @@ def save_story(db: Database, *, centre_id: str, fields: dict, by: dict, now: dt.
                           audio_bytes=int(audio["bytes"]),
                           audio_seconds=max(0, int(audio.get("seconds") or 0)))
         if old is None:
-            story_id = new_id()
+            story_id = new_story_id or new_id()
             values.update(id=story_id, centre_id=centre_id, recorded_by=by.get("id", ""),
                           recorded_by_name=by.get("name", ""), consent_at=at,
                           consent_by=by.get("name", ""), status="pending", shared=0,
@@ -517,3 +521,25 @@ __all__ = ["CONSENTS", "SHARED_SCOPE", "STATUSES", "SYNCED_TABLES", "WITHDRAWN",
            "can_see", "consent_label", "facets", "get_story", "list_stories", "mark_collected",
            "photos_of", "remove_photo", "review", "review_queue", "save_story", "set_consent",
            "status_label", "summary_rows", "validate"]
+
+
+# cli+demo: ids made from a natural key, and whether a story's id was deleted (withdrawn).
+
+NAMESPACE = uuid.UUID("9d4f7a2c-3e61-4b8a-b5d0-7c2e91f04a63")
+
+
+def stable_id(*parts: str) -> str:
+    """The id of a story with a natural key made at its centre (an imported row, a demo
+    story): the same every time, so importing twice finds it already there."""
+    return str(uuid.uuid5(NAMESPACE, ":".join(parts)))
+
+
+def was_withdrawn(db: Database, story_id: str) -> bool:
+    """Whether a story with this id was deleted here (its teller withdrew it): the sync
+    engine refuses the id for ever (sync/README.md, "Deletes")."""
+    row = db.execute("SELECT id FROM _sync_tables WHERE name = 'stories'").fetchone()
+    if row is None:
+        return False
+    return db.execute("SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ? AND pk = ? AND "
+                      "col = -1) OR EXISTS (SELECT 1 FROM _sync_deleted WHERE tbl = ? AND "
+                      "pk = ?)", [row[0], story_id, row[0], story_id]).fetchone()[0] == 1
