@@ -85,11 +85,16 @@ def check(data, *, kinds=VOICE_KINDS, limit: int = VOICE_LIMIT) -> Sound:
     sound = recognise(bytes(data[:HEAD]))
     if sound is None:
         raise KioskError(_("This file is not a sound recording. Record again here, or choose "
-                           "a recording made by a browser (WebM or Ogg)."))
-    if sound.name not in kinds:
+                           "a recording made by a browser (WebM or Ogg).") if kinds == VOICE_KINDS
+                         else _("This file is not a sound recording. Record again here, or "
+                                "choose a recording in Ogg, MP3, WebM or WAV."))
+    if sound.name not in kinds and kinds == VOICE_KINDS:
         raise KioskError(_("This kind of sound file (%(kind)s) cannot be kept here: only "
                            "recordings in Opus (WebM or Ogg), as a browser records them. Record "
                            "the voice again here.", kind=sound.name.upper()))
+    if sound.name not in kinds:
+        raise KioskError(_("This kind of sound file (%(kind)s) cannot be kept here: only "
+                           "recordings in Ogg, MP3, WebM or WAV.", kind=sound.name.upper()))
     return sound
 
 

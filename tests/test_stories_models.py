@@ -108,3 +108,19 @@ def test_list_json_shape(db):
                      "centre": _centre(db), "consent": "region", "status": "pending",
                      "audio": None, "photos": []}]
     json.dumps(rows)
+
+
+def test_a_story_recording_is_recognised_by_its_content_and_named_kinds_are_the_stories(app):
+    from kiosk import audio
+    from kiosk.errors import KioskError
+
+    with app.app_context():
+        with pytest.raises(KioskError, match="MP3"):
+            audio.check(b"Once upon a time, a text file named story.ogg", kinds=audio.STORY_KINDS)
+        mp4 = b"\x00\x00\x00\x20ftypM4A " + bytes(100)
+        with pytest.raises(KioskError, match="Ogg, MP3, WebM or WAV"):
+            audio.check(mp4, kinds=audio.STORY_KINDS)
+        wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(100)
+        assert audio.check(wav, kinds=audio.STORY_KINDS).name == "wav/pcm"
+        with pytest.raises(KioskError, match="Opus"):
+            audio.check(wav)  # a course's voice stays Opus only
