@@ -507,7 +507,9 @@ def can_see(story: dict, user: dict | None, *, centre_id: str, reviewer: bool,
     """Whether ``user`` may see the story: approved; or, before that, at its centre by whom
     may change it; at the hub, regional staff see everything."""
     if story["status"] == "approved":
-        return True
+        # at the hub, a story kept for its centre only is the staff's archive, not for all
+        return not hub or story["consent"] != "centre" or (
+            bool(user) and user.get("role") in ("regional", "admin"))
     if hub:
         return bool(user) and user.get("role") in ("regional", "admin")
     return can_change(story, user, centre_id=centre_id, reviewer=reviewer)
@@ -517,3 +519,47 @@ __all__ = ["CONSENTS", "SHARED_SCOPE", "STATUSES", "SYNCED_TABLES", "WITHDRAWN",
            "can_see", "consent_label", "facets", "get_story", "list_stories", "mark_collected",
            "photos_of", "remove_photo", "review", "review_queue", "save_story", "set_consent",
            "status_label", "summary_rows", "validate"]
+
+
+# browse+review: what browsing offers to whom, the queue's count, and a review from the queue.
+
+
+def browse_facets(db: Database, *, consent: tuple | None = None) -> dict:
+    """``facets`` of the approved stories, counting only those under ``consent`` when given (at
+    the hub, people who are not regional staff see no story kept for its centre only)."""
+    if consent is None:
+        return facets(db)
+    marks = ",".join("?" * len(consent))
+    params = ["approved", *consent]
+    where = f"status = ? AND consent IN ({marks})"
+    with reading(db):
+        villages = fetch(db, f"SELECT village AS value, count(*) AS count FROM stories WHERE "
+                             f"{where} AND village != '' GROUP BY village ORDER BY count DESC, "
+                             f"village LIMIT 40", params)
+        decades = fetch(db, f"SELECT decade AS value, count(*) AS count FROM stories WHERE "
+                            f"{where} AND decade > 0 GROUP BY decade ORDER BY decade", params)
+        tags = fetch(db, f"SELECT t.value AS value, count(*) AS count FROM stories s, "
+                         f"json_each(s.tags) t WHERE s.status = ? AND s.consent IN ({marks}) "
+                         f"AND json_valid(s.tags) GROUP BY t.value ORDER BY count DESC, t.value "
+                         f"LIMIT 40", params)
+    return {"villages": villages, "decades": decades, "tags": tags}
+
+
+def count_waiting(db: Database, *, centre_id: str) -> int:
+    """How many stories told here wait for review."""
+    return db.execute("SELECT count(*) FROM stories WHERE centre_id = ? AND status = "
+                      "'pending'", [centre_id]).fetchone()[0]
+
+
+def review_waiting(db: Database, *, centre_id: str, story_id: str, action: str, note: str,
+                   by: dict, now: dt.datetime) -> str:
+    """``review`` from the queue: only a story that still waits (a form sent twice, or by two
+    facilitators at once, reviews it once); returns its new status."""
+    with writing(db):
+        story = get_story(db, story_id)
+        if story["centre_id"] == centre_id and story["status"] != "pending":
+            raise ValidationError({"story": [_("This story was already reviewed (%(status)s). "
+                                               "Nothing was changed.",
+                                               status=status_label(story["status"]))]})
+        return review(db, centre_id=centre_id, story_id=story_id, action=action, note=note,
+                      by=by, now=now)
