@@ -151,7 +151,8 @@ def story(story_id):
     language = LANGUAGES.get(found["lang"])
     return render_template(
         "stories/story.html", story=found, photos=models.photos_of(db, found["id"]),
-        audio=audio_url(found["audio"]), language=language, palette=palette(found["id"]), photo_url=photo_url,
+        audio=audio_url(found["audio"]), language=language, palette=palette(found["id"]),
+        photo_url=photo_url,
         when_text=models.when_label(found), status_label=models.status_label,
         consent_label=models.consent_label, links=_links(user),
         may_edit=may_change and "stories.edit" in have,
