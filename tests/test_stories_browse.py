@@ -186,8 +186,9 @@ def test_a_story_page_shows_everything_escaped_with_photos_to_open_whole(app, cl
     assert "Kichwa" in page and "Centro de Prueba" in page and 'lang="qu-EC"' in page
     assert "/stories?tag=agua" in page and "/stories?tag=minga" in page
     assert "/stories?decade=1970" in page and "/stories?village=Urcuqu%C3%AD" in page
+    assert f"/media/{shas[0]}/800" in page and f"/media/{shas[1]}/320" in page
     for sha in shas:
-        assert f"/media/{sha}/800" in page and f'href="/media/{sha}"' in page
+        assert f'href="/media/{sha}"' in page
     assert f'src="/media/{voice}"' in page and "1:05" in page and "data-listen" in page
     assert "/edit" not in page and "/consent" not in page  # not for a passer-by
     assert "Waiting for review" not in page
