@@ -262,6 +262,145 @@ def market_seller_pages(page, node: str, snap) -> None:
     snap("market-pick-list")
 
 
+STORY_MARK = "La minga del canal de Urcuquí"
+
+
+def landscape(sky=(150, 190, 220), hill=(70, 120, 60)) -> bytes:
+    """A drawn valley under a volcano, as a JPEG: a stand-in for a story's old photo."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1200, 900), sky)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(250, 600), (600, 160), (950, 600)], fill=(110, 100, 110))  # the volcano
+    draw.polygon([(505, 280), (600, 160), (695, 280)], fill=(245, 245, 250))  # its snow
+    draw.rectangle((0, 560, 1200, 900), fill=hill)
+    draw.rectangle((180, 640, 330, 760), fill=(235, 225, 200))  # a house
+    draw.polygon([(160, 650), (255, 580), (350, 650)], fill=(150, 60, 30))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def tone(seconds: int = 4) -> bytes:
+    """A quiet two-note tune as a WAV file: a recording the PLAY buttons really play."""
+    import math
+    import struct
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes(b"".join(
+            struct.pack("<h", int(3000 * math.sin(2 * math.pi * (440 if n < 16000 else 523)
+                                                  * n / 8000))) for n in range(8000 * seconds)))
+    return out.getvalue()
+
+
+def story_rows(node_dir: Path) -> None:
+    """Stories of the demo centre, made once: approved ones with photos, recordings and texts
+    (one with a script in its transcript), one sent back, and two waiting for review."""
+    sys.path.insert(0, str(ROOT))
+    from flask import Flask
+
+    from kiosk.auth import models as accounts
+    from kiosk.data import open_db
+    from kiosk.media import add_photo, store
+    from kiosk.stories import models
+
+    db = open_db(node_dir / "infocentre.db")
+    try:
+        if db.execute("SELECT 1 FROM stories WHERE title = ?", [STORY_MARK]).fetchone():
+            return
+        now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)
+        centre = db.execute("SELECT node_id FROM _sync_state").fetchone()[0]
+        lucia = accounts.find_by_name(db, DEMO["facilitator"]["name"], centre_id=centre)[0]
+        rosa = accounts.find_by_name(db, DEMO["villager"]["name"], centre_id=centre)[0]
+        app = Flask(__name__)
+        app.config.update(DATA_DIR=str(node_dir))
+        with app.app_context():
+            photos = [add_photo(landscape()), add_photo(landscape((230, 190, 150))),
+                      add_photo(portrait())]
+            voice = store().add_bytes(tone()).sha
+        audio = {"sha": voice, "kind": "audio/wav", "bytes": len(tone()), "seconds": 4}
+        told = [
+            (STORY_MARK, "Mama Tránsito Lema", "Urcuquí", "1970s", "agua, minga, canal",
+             "Cuando éramos jóvenes cavamos el canal con las manos. <script>alert(1)</script>",
+             photos[:2], audio, "approve"),
+            ("La helada del sesenta y cuatro", "Taita José Cuji", "Peguche", "1964",
+             "helada, cosecha", "Se perdió todo el maíz en una sola noche.", [], audio,
+             "approve"),
+            ("Kawsay pacha: la fiesta del Inti Raymi", "Manuel Guamán", "Ilumán", "1980s",
+             "fiesta, música", "Kay raymipi tukuy ayllukuna tantanakunchik.", photos[2:],
+             audio, "approve"),
+            ("El primer camión a Ibarra", "María Chimbo", "Peguche", "1950s",
+             "camino, mercado", "", [], None, "approve"),
+            ("Cómo se tejía el poncho", "Ángel Yupanqui", "Cotacachi", "", "tejido",
+             "Mi abuela hilaba la lana de sus ovejas.", photos[1:2], None, "approve"),
+            ("El agua que volvió", rosa["name"], "Urcuquí", "1990s", "agua",
+             "Después de la sequía el agua volvió a la quebrada.", photos[:1], audio, None),
+            ("La escuela de adobe", rosa["name"], "Peguche", "1960s", "escuela",
+             "Hicimos la escuela entre todos.", [], None, "return"),
+            ("El cóndor del Imbabura", "Tránsito Lema", "Urcuquí", "1940s", "animales",
+             "Mi abuelo decía que el cóndor cuidaba el cerro.", [], audio, None),
+        ]
+        for title, teller, village, when, tags, transcript, shas, sound, action in told:
+            story_id = models.save_story(
+                db, centre_id=centre, by=lucia if action else rosa, now=now, audio=sound,
+                photos=shas, fields={"title": title, "teller_name": teller, "village": village,
+                                     "when": when, "lang": "qu_EC" if "Kawsay" in title
+                                     else "es", "tags": tags, "transcript": transcript,
+                                     "body": "" if transcript else "Llegó un día de fiesta.",
+                                     "consent": "region", "teller_id": rosa["id"]
+                                     if teller == rosa["name"] else ""})
+            if action:
+                models.review(db, centre_id=centre, story_id=story_id, action=action, by=lucia,
+                              now=now, note="" if action == "approve"
+                              else "Di el año en que se hizo, por favor.")
+    finally:
+        db.close()
+
+
+def story_pages(page, node: str, snap) -> None:
+    """The facilitator's stories: browsing (and a PLAY pressed), a search without accents, a
+    village, a story's page, the review queue and a send-back without its note."""
+    page.goto(f"{node}/stories")
+    snap("stories")
+    snap("stories-screen", full_page=False)
+    page.locator(".story-card [data-listen]").first.click()
+    page.wait_for_timeout(300)
+    snap("stories-playing", full_page=False)
+    page.goto(f"{node}/stories?q=JOVENES")
+    snap("stories-search")
+    page.goto(f"{node}/stories?village=Peguche")
+    snap("stories-village")
+    page.goto(f"{node}/stories")
+    page.get_by_role("link", name=STORY_MARK).first.click()
+    page.wait_for_load_state()
+    snap("story")
+    snap("story-screen", full_page=False)
+    page.goto(f"{node}/stories/review")
+    snap("stories-review")
+    snap("stories-review-screen", full_page=False)
+    card = page.locator(".story-review").first
+    card.locator(".story-note-form summary").first.click()
+    with page.expect_navigation():
+        card.locator(".story-note-form form button[type=submit]").first.evaluate(
+            "b => { b.form.noValidate = true; b.click(); }")
+    snap("stories-review-error")
+    snap("stories-review-error-screen", full_page=False)
+
+
+def hub_story_pages(page, hub: str, snap) -> None:
+    """The region's stories at the hub, as regional staff see them, and one story."""
+    page.goto(f"{hub}/stories")
+    snap("hub-stories")
+    page.get_by_role("link", name=STORY_MARK).first.click()
+    page.wait_for_load_state()
+    snap("hub-story")
+
+
 def class_pages(page, node: str, snap) -> None:
     """The facilitator's view of the demo class: grid, who needs help, its learners,
     attendance, CSV links."""
@@ -454,6 +593,10 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     class_pages(page, node, snap)
     big_class_pages(page, node, node_dir, snap)
     voice_pages(page, node, snap)
+    story_rows(node_dir)
+    subprocess.run([*command(), "--data-dir", str(node_dir), "sync", "now"], check=True,
+                   env=environment(), capture_output=True)
+    story_pages(page, node, snap)
     sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()
@@ -470,6 +613,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     choose(hub)
     snap("hub-staff-home")
     hub_pages(page, hub, lang, snap)
+    hub_story_pages(page, hub, snap)
     return saved
 
 

@@ -154,3 +154,28 @@ def make_centre(db, name: str, *, centre_id: str | None = None, now: dt.datetime
         admin.add_centre(db, centre_id=centre_id, name=name, role="node", now=now,
                          owner_id="hub")
     return centre_id
+
+
+# Stories: told, reviewed, through the area's models.
+
+
+def make_story(db, centre_id: str, *, by: dict, status: str = "approved", note: str = "",
+               audio: dict | None = None, photos: list[str] = (), now: dt.datetime = WHEN,
+               **fields) -> str:
+    """A story told at ``centre_id``, recorded by ``by`` (an account), then reviewed into
+    ``status`` ("pending" leaves it waiting); ``fields`` as the form sends them (title,
+    teller_name, teller_id, village, when, lang, tags, body, transcript, consent). One of
+    another centre arrives as sync would bring it. Returns its id."""
+    from kiosk.stories import models
+
+    values = {"title": f"Historia {next(_numbers)}", "teller_name": by["name"],
+              "consent": "region", "lang": "es", "transcript": "Había una vez", **fields}
+    action = {"approved": "approve", "returned": "return", "hidden": "hide"}.get(status)
+    with received(db, centre_id):
+        story_id = models.save_story(db, centre_id=centre_id, fields=values, by=by, now=now,
+                                     audio=audio, photos=list(photos))
+        if action:
+            models.review(db, centre_id=centre_id, story_id=story_id, action=action,
+                          note=note or ("" if action == "approve" else "Falta el final"),
+                          by=by, now=now)
+    return story_id

@@ -452,19 +452,23 @@ def list_stories(db: Database, *, status: str | tuple | None = None,
     return {"total": total, "stories": rows}
 
 
-def facets(db: Database, *, status: str = "approved") -> dict:
-    """What browsing offers: villages, decades and tags of the stories with ``status``, each
-    with its count, most stories first."""
+def facets(db: Database, *, status: str = "approved", consent: tuple | None = None) -> dict:
+    """What browsing offers: villages, decades and tags of the stories with ``status`` (and,
+    when given, under ``consent``: at the hub, people who are not regional staff see no story
+    kept for its centre only), each with its count, most stories first."""
+    where, params = "s.status = ?", [status]
+    if consent is not None:
+        where += f" AND s.consent IN ({','.join('?' * len(consent))})"
+        params.extend(consent)
     with reading(db):
-        villages = fetch(db, "SELECT village AS value, count(*) AS count FROM stories WHERE "
-                             "status = ? AND village != '' GROUP BY village ORDER BY count DESC, "
-                             "village LIMIT 40", [status])
-        decades = fetch(db, "SELECT decade AS value, count(*) AS count FROM stories WHERE "
-                            "status = ? AND decade > 0 GROUP BY decade ORDER BY decade",
-                        [status])
-        tags = fetch(db, "SELECT t.value AS value, count(*) AS count FROM stories s, "
-                         "json_each(s.tags) t WHERE s.status = ? AND json_valid(s.tags) "
-                         "GROUP BY t.value ORDER BY count DESC, t.value LIMIT 40", [status])
+        villages = fetch(db, f"SELECT village AS value, count(*) AS count FROM stories s WHERE "
+                             f"{where} AND village != '' GROUP BY village ORDER BY count DESC, "
+                             f"village LIMIT 40", params)
+        decades = fetch(db, f"SELECT decade AS value, count(*) AS count FROM stories s WHERE "
+                            f"{where} AND decade > 0 GROUP BY decade ORDER BY decade", params)
+        tags = fetch(db, f"SELECT t.value AS value, count(*) AS count FROM stories s, "
+                         f"json_each(s.tags) t WHERE {where} AND json_valid(s.tags) "
+                         f"GROUP BY t.value ORDER BY count DESC, t.value LIMIT 40", params)
     return {"villages": villages, "decades": decades, "tags": tags}
 
 
@@ -511,7 +515,9 @@ def can_see(story: dict, user: dict | None, *, centre_id: str, reviewer: bool,
     """Whether ``user`` may see the story: approved; or, before that, at its centre by whom
     may change it; at the hub, regional staff see everything."""
     if story["status"] == "approved":
-        return True
+        # at the hub, a story kept for its centre only is the staff's archive, not for all
+        return not hub or story["consent"] != "centre" or (
+            bool(user) and user.get("role") in ("regional", "admin"))
     if hub:
         return bool(user) and user.get("role") in ("regional", "admin")
     return can_change(story, user, centre_id=centre_id, reviewer=reviewer)
@@ -543,3 +549,26 @@ def was_withdrawn(db: Database, story_id: str) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM _sync_clock WHERE tbl = ? AND pk = ? AND "
                       "col = -1) OR EXISTS (SELECT 1 FROM _sync_deleted WHERE tbl = ? AND "
                       "pk = ?)", [row[0], story_id, row[0], story_id]).fetchone()[0] == 1
+
+
+# browse+review: what browsing offers to whom, the queue's count, and a review from the queue.
+
+
+def count_waiting(db: Database, *, centre_id: str) -> int:
+    """How many stories told here wait for review."""
+    return db.execute("SELECT count(*) FROM stories WHERE centre_id = ? AND status = "
+                      "'pending'", [centre_id]).fetchone()[0]
+
+
+def review_waiting(db: Database, *, centre_id: str, story_id: str, action: str, note: str,
+                   by: dict, now: dt.datetime) -> str:
+    """``review`` from the queue: only a story that still waits (a form sent twice, or by two
+    facilitators at once, reviews it once); returns its new status."""
+    with writing(db):
+        story = get_story(db, story_id)
+        if story["centre_id"] == centre_id and story["status"] != "pending":
+            raise ValidationError({"story": [_("This story was already reviewed (%(status)s). "
+                                               "Nothing was changed.",
+                                               status=status_label(story["status"]))]})
+        return review(db, centre_id=centre_id, story_id=story_id, action=action, note=note,
+                      by=by, now=now)
