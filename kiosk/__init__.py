@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
         if hasattr(area, "tiles"):
             registry["tiles"].append(area.tiles)
     app.register_blueprint(media.bp)
+    app.teardown_appcontext(media.sweep_after)  # before data's close_db (the reverse order)
     app.register_error_handler(500, web.handle_internal_error)
     for area in loaded:
         if hasattr(area, "start"):

@@ -13,13 +13,15 @@ Imports Flask, Pillow, sync.media and kiosk.data/errors/i18n/pictures.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import secrets
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app, g, send_file
 from markupsafe import Markup, escape
 
+from sync import media as sync_media
 from sync.media import SHA, Store, sniff
 
 from . import pictures
@@ -27,6 +29,7 @@ from .data import media_dir
 from .errors import KioskError
 from .i18n import _
 
+log = logging.getLogger("infocentre.media")
 PHOTO_SIDE = 1600  # long side of a kept photo: sharp on a screen, about 200-400 KB
 THUMB_SIZES = (96, 160, 320, 800)  # small avatar, big avatar, list, detail
 
@@ -39,6 +42,30 @@ def _pillow():
 
 def store() -> Store:
     return Store(media_dir(current_app.config))
+
+
+def sweep(db, *, before_ms: int | None = None) -> list[str]:
+    """Delete the blobs no row names any more, and their thumbnails (``sync.media.sweep``: at
+    a centre at once, at the hub once every centre has pulled the change, or those noted
+    before ``before_ms``, the purge horizon); their SHA-256s."""
+    return sync_media.sweep(db, current_app.extensions["infocentre"]["synced_tables"],
+                            store(), before_ms=before_ms)
+
+
+def sweep_after(exc=None) -> None:
+    """At the end of every request and command that wrote: blobs its writes stopped naming (a
+    story withdrawn, a photo removed or replaced) leave the disk now, whatever page or command
+    wrote them. One read of a small table when there are none."""
+    db = g.get("db")
+    if db is None or exc is not None or db.conn.in_transaction:
+        return
+    try:
+        if db.execute("SELECT 1 FROM _sync_media_orphans WHERE seq IS NULL LIMIT 1").fetchone():
+            sweep(db)
+    except Exception:  # never the request's failure: the next sweep tries again
+        log.exception("the media no row names could not be deleted")
+        if db.conn.in_transaction:
+            db.conn.rollback()
 
 
 def prepare_photo(data: bytes) -> bytes:

@@ -237,7 +237,18 @@ def import_at_node(db: Database, tables: list, path, *, token: str, wall_ms: int
         _take_blobs(bundle, store, report, progress=progress)
         held = head.get("blobs_held")
         if isinstance(held, list):  # the hub has these: no bundle or sync sends them again
+            # and only these: one it deleted (no row named it for a while) goes again if a
+            # row here names it again.
+            with immediate(db):
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS _sync_held (sha TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM _sync_held")
+                db.conn.executemany("INSERT OR IGNORE INTO _sync_held (sha) VALUES (?)",
+                                    [(sha,) for sha in held if isinstance(sha, str)])
+                db.execute("DELETE FROM _sync_blobs_at_hub WHERE sha NOT IN "
+                           "(SELECT sha FROM _sync_held)")
             media.confirm(db, held)
+    if store is not None:
+        media.sweep(db, tables, store)  # blobs the pages' deletions and exits left unnamed
     if not report.nothing_new:
         db.execute("UPDATE _sync_state SET last_sync_at = datetime('now') WHERE id = 1")
     return report
@@ -390,6 +401,8 @@ def import_at_hub(db: Database, tables: list, path, *, hub_key: str, now_ms: int
     buckets = node_buckets(node_id)
     _take_blobs(bundle, store, report, lambda sha: media.in_scope(db, tables, sha, buckets),
                 progress)
+    if store is not None:
+        media.sweep(db, tables, store)  # what this centre has now pulled may be deleted
     return report
 
 

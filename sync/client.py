@@ -313,6 +313,9 @@ def sync_now(db, tables, client: HubClient, *, schema: int, batch_limit: int = 1
         if fetched:
             fetched.drop()
         if store is not None:
+            # Blobs no row here names any more (rows deleted, or gone from this centre's
+            # scope) leave the disk now (sync/README.md, "Deleting media").
+            media.sweep(db, tables, store)
             sync_media(db, tables, client, store, report, on_step)
         return report
     finally:

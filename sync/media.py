@@ -217,8 +217,30 @@ class Store:
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
             path.unlink(missing_ok=True)
+            # Stored again (a new row is about to name it): a sweep must not take it now.
+            os.utime(final)
         else:
             os.replace(path, final)
+
+    def stored_ms(self, sha: str) -> int | None:
+        """When blob ``sha`` was last stored (or stored again), in ms; None if it is not here."""
+        try:
+            return self.path(sha).stat().st_mtime_ns // 1_000_000
+        except FileNotFoundError:
+            return None
+
+    def remove(self, sha: str) -> bool:
+        """Delete blob ``sha``, what arrived of it, and the thumbnails made from it here
+        (``thumbs/<size>/ab/<sha>.jpg``); whether the blob itself was here."""
+        had = self.has(sha)
+        self.path(sha).unlink(missing_ok=True)
+        self._partial(sha).unlink(missing_ok=True)
+        thumbs = self.root / "thumbs"
+        if thumbs.is_dir():
+            for size in thumbs.iterdir():
+                for made in (size / sha[:2]).glob(f"{sha}*"):
+                    made.unlink(missing_ok=True)
+        return had
 
     def _partial(self, sha: str) -> Path:
         if not SHA.fullmatch(sha):
@@ -293,5 +315,77 @@ def in_scope(db, tables, sha: str, buckets: tuple) -> bool:
     return False
 
 
+# Deleting the blobs no row names any more (sync/README.md, "Media", "Deleting media").
+
+
+def sweep(db, tables, store: Store, *, before_ms: int | None = None) -> list[str]:
+    """Delete the files of the blobs that rows named and no longer do (noted in
+    ``_sync_media_orphans`` by the media triggers); returns their SHA-256s.
+
+    A blob is deleted only if no media column of any synced table names it, and it was not
+    stored again since it stopped being named (a page storing it for a new row). At a centre
+    every such blob goes at once, and the hub's confirmation of it is forgotten (should a new
+    row name it again, it is offered again). At the hub only those every registered centre that
+    is not revoked has pulled the change of (its cursor is past the sequence number noted), or
+    noted before ``before_ms`` (the purge horizon). Runs in one write transaction, so no row
+    can come to name a blob between the look and the delete."""
+    if not db.execute("SELECT 1 FROM _sync_media_orphans LIMIT 1").fetchone():
+        return []  # the common case: one read of an empty table
+    with immediate(db):
+        role, seq = db.execute("SELECT role, seq FROM _sync_state WHERE id = 1").fetchone()
+        # The change that un-named these is committed: every sequence number it took is here.
+        db.execute("UPDATE _sync_media_orphans SET seq = ? WHERE seq IS NULL", [seq])
+        if role == "hub":
+            acked = db.execute("SELECT min(cursor) FROM _sync_nodes WHERE revoked_at IS NULL "
+                               "AND cursor IS NOT NULL").fetchone()[0]
+            candidates = list(db.execute(
+                "SELECT sha, at_ms FROM _sync_media_orphans WHERE seq <= ?",
+                [2**62 if acked is None else acked]))
+            if before_ms is not None:  # the purge horizon: whoever has not pulled it
+                candidates += db.execute(
+                    "SELECT sha, at_ms FROM _sync_media_orphans WHERE seq > ? AND at_ms <= ?",
+                    [2**62 if acked is None else acked, before_ms]).fetchall()
+        else:
+            candidates = list(db.execute("SELECT sha, at_ms FROM _sync_media_orphans"))
+        if not candidates:
+            return []
+        still = _still_named(db, tables, [sha for sha, _at in candidates])
+        removed = []
+        for sha, at_ms in candidates:
+            valid = isinstance(sha, str) and SHA.fullmatch(sha) is not None
+            stored = store.stored_ms(sha) if valid else None
+            if valid and sha not in still and (stored is None or stored <= at_ms):
+                try:
+                    if store.remove(sha):
+                        removed.append(sha)
+                except OSError:
+                    continue  # a file the system would not delete: tried again next time
+                db.execute("DELETE FROM _sync_blobs_at_hub WHERE sha = ?", [sha])
+            # Named again, stored again, or gone: noted again if a row stops naming it.
+            db.execute("DELETE FROM _sync_media_orphans WHERE sha = ?", [sha])
+    return removed
+
+
+def _still_named(db, tables, shas: list[str]) -> set[str]:
+    """Those of ``shas`` that a media column of ``tables`` names (by each column's index)."""
+    found: set[str] = set()
+    for start in range(0, len(shas), 500):
+        chunk = shas[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for table, column in _media_columns(tables):
+            found.update(r[0] for r in db.execute(
+                f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IN ({marks})',
+                chunk))
+    return found
+
+
+def forget_confirmed(db, shas) -> None:
+    """At a centre: the hub says it lacks these blobs (it deleted them once no row named
+    them): offer them again if a row here names them. Call inside a transaction."""
+    db.conn.executemany("DELETE FROM _sync_blobs_at_hub WHERE sha = ?",
+                        [(sha,) for sha in shas or () if isinstance(sha, str)])
+
+
 __all__ = ["CHUNK", "LIMITS", "MAX_ASKED", "MAX_SIZE", "SHA", "Blob", "Store", "check_kind",
-           "confirm", "in_scope", "named", "named_in", "sniff", "unconfirmed"]
+           "confirm", "forget_confirmed", "in_scope", "named", "named_in", "sniff", "sweep",
+           "unconfirmed"]

@@ -201,7 +201,11 @@ DOCUMENT = {
                 "quarantined": {"type": "integer"},
                 "gone": {"type": "array", "items": {"type": "array"}, "description":
                          "[table, id] of rows sent whole whose ids were deleted for ever: "
-                         "the centre drops them."}}},
+                         "the centre drops them."},
+                "blobs_missing": {"type": "array", "items": {"type": "string"}, "description":
+                                  "SHA-256s the batch's rows name that the hub does not hold "
+                                  "(it may have deleted one no row named): the centre offers "
+                                  "them again."}}},
             "pull": {"type": "object", "nullable": True, "properties": {
                 "changes": _CHANGES,
                 "exits": {"type": "array", "items": {"type": "array"}},

@@ -113,6 +113,17 @@ def exchange():
             max_page=current_app.config.get("SYNC_PAGE", 2000),
             high_water=watermark.read(ext["data_dir"])))
         watermark.raise_to(ext["data_dir"], _seq(writer))
+        batch = payload.get("batch") if isinstance(payload, dict) else None
+        if reply.get("ack") and isinstance(batch, dict):
+            # The blobs this batch's rows name that the hub lacks: a centre that had them
+            # confirmed offers them again (the hub deletes a blob once no row names it).
+            missing = sorted(sha for sha in media.named_in(batch["changes"], catalog)
+                             if not ext["store"].has(sha))
+            if missing:
+                reply["ack"] = {**reply["ack"], "blobs_missing": missing}
+        # Blobs no row names any more, once every centre has pulled that change.
+        with contextlib.suppress(sqlite3.OperationalError):  # locked: the next one does it
+            _retrying(lambda: media.sweep(writer, ext["tables"], ext["store"]))
     return _json(compact(reply), compress=True)
 
 

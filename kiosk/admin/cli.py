@@ -15,9 +15,10 @@ from jinja2.filters import do_filesizeformat
 from sync import signing
 from sync.engine import purge as purge_engine
 from sync.engine.clock import wall_ms
+from sync.engine.purge import DAY_MS
 from sync.errors import Refused, SyncError, Unreachable
 
-from .. import syncing
+from .. import media, syncing
 from ..data import get_db, is_disk_full, utcnow
 from ..errors import KioskError, ValidationError
 from ..i18n import _, ngettext
@@ -67,6 +68,7 @@ def revoke_node(installation, node_id):
         _require("hub")
         if not models.revoke_node(get_db(), node_id, utcnow()):
             raise KioskError(_("No centre has the id %(id)s.", id=node_id))
+        media.sweep(get_db())  # blobs that waited only for this centre to pull a deletion
     click.echo(_("The centre %(id)s can no longer sync.", id=node_id))
 
 
@@ -214,4 +216,6 @@ def _print_report(report, as_json: bool) -> None:
 def purge(installation, days):
     with installation.app().app_context():
         removed = purge_engine(get_db(), wall_ms(), days)
+        # Blobs no row has named since before the horizon go too, pulled everywhere or not.
+        media.sweep(get_db(), before_ms=wall_ms() - int(days * DAY_MS))
     click.echo(_("Purged %(n)d old tombstones.", n=removed["tombstones"]))

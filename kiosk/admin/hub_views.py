@@ -19,6 +19,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from sync import signing
 
+from .. import media
 from ..auth import models as accounts
 from ..auth.access import can, current_user, signin_required
 from ..courses.models import region
@@ -110,6 +111,7 @@ def revoke_centre(node_id):
     node = _node_or_404(node_id)
     if request.method == "POST":
         if models.revoke_node(get_db(), node_id, utcnow()):
+            media.sweep(get_db())  # blobs that waited only for this centre to pull a deletion
             flash(_("%(name)s can no longer sync with the hub.", name=node["name"]), "success")
         else:
             flash(_("%(name)s was already revoked: nothing was changed.", name=node["name"]),

@@ -37,6 +37,7 @@ def install(db: Database, tables: list[SyncedTable], *, node_id: str, role: str)
             columns = [(intern_column(db, table_id, name), name)
                        for name in synced_columns(db, spec)]
             shape[spec.name] = sorted(name for _, name in columns)
+            _install_media_triggers(db, spec)
             statements = trigger_sql(table_id, spec, columns, role)
             if _installed(db, spec.name) == [s for s in statements if s.startswith("CREATE")]:
                 continue  # capture was in place: every row written since has its clock entry
@@ -177,6 +178,53 @@ BEGIN
   {record("OLD.id", TOMBSTONE)}
 END""",
     ]
+
+
+# Media no row names any more (sync/README.md, "Media"): a blob a row named and no longer does
+# is noted in _sync_media_orphans, whoever wrote the change (these triggers also fire while
+# changes from elsewhere are applied, and when rows leave this replica), for sync.media.sweep.
+NOW_MS_SQL = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+
+def media_trigger_sql(spec: SyncedTable) -> list[str]:
+    """DROP and CREATE statements of the two triggers noting the blobs a table's rows stop
+    naming (only the DROPs for a table without media columns)."""
+    prefix = f"_syncgc_{spec.name}"  # never a capture trigger's name (those are _sync_...)
+    drops = [f"DROP TRIGGER IF EXISTS {_q(prefix + '_delete')}",
+             f"DROP TRIGGER IF EXISTS {_q(prefix + '_update')}"]
+    if not spec.media:
+        return drops
+
+    def note(column: str, changed: bool) -> str:
+        old = f"OLD.{_q(column)}"
+        where = f" AND {old} IS NOT NEW.{_q(column)}" if changed else ""
+        return (f"INSERT INTO _sync_media_orphans (sha, seq, at_ms) SELECT {old}, NULL, "
+                f"{NOW_MS_SQL} WHERE {old} IS NOT NULL{where} ON CONFLICT (sha) DO UPDATE SET "
+                f"seq = NULL, at_ms = excluded.at_ms;")
+    name = _q(spec.name)
+    return drops + [
+        f"CREATE TRIGGER {_q(prefix + '_delete')} AFTER DELETE ON {name}\nBEGIN\n  "
+        + "\n  ".join(note(c, False) for c in spec.media) + "\nEND",
+        f"CREATE TRIGGER {_q(prefix + '_update')} AFTER UPDATE OF "
+        f"{', '.join(_q(c) for c in spec.media)} ON {name}\nBEGIN\n  "
+        + "\n  ".join(note(c, True) for c in spec.media) + "\nEND",
+    ]
+
+
+def _install_media_triggers(db: Database, spec: SyncedTable) -> None:
+    """The media triggers of one table, and an index on each media column (the sweep and the
+    hub's scope check of a blob look rows up by the SHA-256 they name)."""
+    statements = media_trigger_sql(spec)
+    prefix = f"_syncgc_{spec.name}"
+    installed = [sql for (sql,) in db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?) ORDER BY "
+        "name = ?", [prefix + "_delete", prefix + "_update", prefix + "_update"])]
+    if installed != [s for s in statements if s.startswith("CREATE")]:
+        for statement in statements:
+            db.execute(statement)
+    for column in spec.media:
+        db.execute(f"CREATE INDEX IF NOT EXISTS {_q(f'_syncgc_{spec.name}_{column}')} ON "
+                   f"{_q(spec.name)} ({_q(column)})")
 
 
 def _installed(db: Database, table: str) -> list[str]:

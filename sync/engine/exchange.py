@@ -175,6 +175,12 @@ def _acknowledged(db: Database, catalog: Catalog, state: dict, batch: dict, ack:
                "WHERE id = 1", [batch["to"]])
     moved = note_acked(db, state["node_idx"], batch["from"], batch["to"])
     forget_deleted(db, catalog, ack.get("gone"))
+    # Blobs the batch's rows name that the hub lacks: it may have deleted one it had confirmed
+    # (no row named it for a while), so it is offered again (sync/README.md, "Media").
+    missing = ack.get("blobs_missing")
+    if isinstance(missing, list):
+        db.conn.executemany("DELETE FROM _sync_blobs_at_hub WHERE sha = ?",
+                            [(sha,) for sha in missing if isinstance(sha, str)])
     return moved or bool(ack.get("gone"))
 
 

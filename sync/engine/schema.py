@@ -222,3 +222,17 @@ def m0007_node_reports(db):
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN software TEXT")
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN waiting INTEGER")
     db.execute("ALTER TABLE _sync_nodes ADD COLUMN handed INTEGER")
+
+
+@MIGRATIONS()
+def m0008_media_orphans(db):
+    # Both: blobs that a row named and no longer does (a row deleted, dropped from this
+    # replica, or its media column given another value), written by triggers that fire also
+    # while changes are applied; the media sweep (sync.media.sweep) deletes a blob's file once
+    # no row names it. seq: hub, its sequence number once the blob stopped being named (NULL
+    # until the next sweep notes it); centres have pulled the change once their cursors pass
+    # it. at_ms: when, by this computer's clock (the purge horizon's measure, and a blob
+    # stored again since is kept).
+    db.execute("CREATE TABLE _sync_media_orphans (sha TEXT PRIMARY KEY, seq INTEGER, "
+               "at_ms INTEGER NOT NULL) STRICT, WITHOUT ROWID")
+    db.execute("CREATE INDEX _sync_media_orphans_by_seq ON _sync_media_orphans (seq)")

@@ -41,10 +41,13 @@ from .voices import voices_of
 
 # Courses come from the hub to every centre; only the hub changes them. A centre may install a
 # pack itself (no link for months): those rows stay uncaptured, and the hub's copy wins.
-_COURSE_TABLES = ("courses", "course_texts", "lessons", "lesson_texts", "questions",
-                  "question_texts")
+# Their pictures and recordings travel as the course's files (course_media); the columns naming
+# them are media columns all the same, so no blob they name is ever deleted from a disk.
+_COURSE_TABLES = {"courses": ("image",), "course_texts": (), "lessons": ("image",),
+                  "lesson_texts": ("audio",), "questions": ("image",), "question_texts": ()}
 SYNCED_TABLES = [
-    *(SyncedTable(name, scope=REGION, upload=UPLOAD_HUB) for name in _COURSE_TABLES),
+    *(SyncedTable(name, scope=REGION, upload=UPLOAD_HUB, media=columns)
+      for name, columns in _COURSE_TABLES.items()),
     SyncedTable("course_media", scope=REGION, upload=UPLOAD_HUB, media=("sha256",)),
     # A learner's records belong to the centre and go up to the hub.
     *(SyncedTable(name, scope=OWNER) for name in ("progress", "quiz_attempts", "certificates")),
