@@ -9,3 +9,5 @@ import click
 @click.group(help="Stories: import a collection, list, change consent, export.")
 def cli():
     pass
+
+from . import cli_export  # noqa: E402,F401  (export and radio, on this group)
