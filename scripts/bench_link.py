@@ -27,7 +27,8 @@ Three runs, each as the real `infocentre sync now` process, each with its own hu
   story        a five-minute story recorded at a centre (WebM/Opus, as the kiosk records it;
                made with PyAV, the hub's extra, from the demo's voices) sent to the hub.
 `--runs story` (comma-separated) runs only some. Every run stops after 15 minutes. With --json,
-one object: {"link", "transfer", "interrupted", "loss30", "story", "goals", "met"}; where namespaces cannot be made, {"skipped": why} (exit 0).
+one object: {"link", "transfer", "interrupted", "loss30", "story", "goals", "met"}; where
+namespaces cannot be made, {"skipped": why} (exit 0).
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ CONGESTION = "/proc/sys/net/ipv4/tcp_congestion_control"
 HUB_ADDR, NODE_ADDR = "10.77.0.1", "10.77.0.2"  # only inside the namespaces made here
 GOALS = (f"transfer ≤ 1.5 × the physical limit; an interrupted run sends at most one chunk "
          f"({CHUNK:,} bytes, + {RESUME_OVERHEAD:,} of headers and questions) twice; with "
-         f"{HARD_LOSS_PCT} % loss the sync completes; a 5-minute story reaches the hub within 1.5 × "
-         f"the physical limit; each run within {CAP // 60} minutes")
+         f"{HARD_LOSS_PCT} % loss the sync completes; a 5-minute story reaches the hub within "
+         f"1.5 × the physical limit; each run within {CAP // 60} minutes")
 
 
 def sh(*args: str, stdin: str | None = None) -> str:

@@ -614,6 +614,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     snap("hub-staff-home")
     hub_pages(page, hub, lang, snap)
     hub_story_pages(page, hub, snap)
+    stories_hub_pages(page, hub, node_dir.parent / "hub", snap)
     return saved
 
 
@@ -632,6 +633,64 @@ def hub_pages(page, hub: str, lang: str, snap) -> None:
     page.goto(f"{hub}/hub/centres")
     page.get_by_role("link", name="Centro Comunitario San Pablo").first.click()
     snap("hub-centre")
+
+
+STORIES_AT_HUB = """
+import sys
+from kiosk.data import open_db
+from kiosk.stories import models
+from sync.engine.state import applying
+from tests.factories import WHEN
+
+db = open_db(sys.argv[1])
+centre = db.execute("SELECT id FROM centres WHERE role = 'node' ORDER BY created_at").fetchone()[0]
+by = {"id": "", "name": "Lucía Andrango"}
+with applying(db):  # as the centre's sync would bring them
+    for n, (title, teller, village, when, consent, status) in enumerate([
+            ("La minga del canal de riego", "Mama Rosa Quishpe", "Peguche", "1978", "public",
+             "approved"),
+            ("Cuando llegó la luz eléctrica", "Taita Manuel Cachiguango", "Agato", "1960s",
+             "region", "approved"),
+            ("Las fiestas del Inti Raymi", "Mama Tránsito Amaguaña", "Peguche", "1980s",
+             "public", "pending"),
+            ("El camino viejo a Otavalo", "Taita José Perugachi", "Quinchuquí", "1950s",
+             "centre", "hidden")]):
+        story = models.save_story(db, centre_id=centre, by=by, now=WHEN, reviewer=True, fields={
+            "title": title, "teller_name": teller, "village": village, "when": when,
+            "lang": "es", "tags": "memoria", "body": "", "transcript": "...",
+            "consent": consent})
+        if status != "pending":
+            models.review(db, centre_id=centre, story_id=story, now=WHEN, by=by,
+                          action="approve" if status == "approved" else "hide",
+                          note="" if status == "approved" else "Nombres de vecinos.")
+"""
+
+
+def stories_hub_pages(page, hub: str, hub_dir: Path, snap) -> None:
+    """The regional staff's stories: the collection (some marked collected, then a mark with
+    none ticked), and the export: its choices, and an archive made and ready to download."""
+    with sqlite3.connect(hub_dir / "infocentre.db") as db:
+        held = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    if held < 3:  # the centre's demo sent none up: some as its sync would bring them
+        subprocess.run([sys.executable, "-c", STORIES_AT_HUB, str(hub_dir / "infocentre.db")],
+                       check=True, cwd=ROOT, env={**environment(), "PYTHONPATH": str(ROOT)})
+    page.goto(f"{hub}/stories/collection")
+    snap("stories-collection")
+    boxes = page.locator("input[name=story]")
+    for n in range(min(2, boxes.count())):
+        boxes.nth(n).check()
+    with page.expect_navigation():
+        page.locator("button[name=action][value=collect]").click()
+    snap("stories-collection-marked")
+    with page.expect_navigation():
+        page.locator("button[name=action][value=collect]").click()
+    snap("stories-collection-error")
+    page.goto(f"{hub}/stories/export")
+    snap("stories-export")
+    with page.expect_navigation():
+        page.locator("form[action$='/stories/export'] button[type=submit]").click()
+    page.locator(".js-done:not([hidden])").wait_for(timeout=30_000)
+    snap("stories-export-done")
 
 
 def main() -> int:

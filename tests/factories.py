@@ -178,4 +178,35 @@ def make_story(db, centre_id: str, *, by: dict, status: str = "approved", note: 
             models.review(db, centre_id=centre_id, story_id=story_id, action=action,
                           note=note or ("" if action == "approve" else "Falta el final"),
                           by=by, now=now)
+# Stories: told at a centre (at the hub, one of a centre arrives as sync would bring it).
+
+
+def told_story(db, centre_id: str, *, title: str = "La minga del canal",
+               status: str = "approved", consent: str = "region", audio: bytes | None = None,
+               photos: list[bytes] = (), now: dt.datetime = WHEN, **fields) -> str:
+    """A story of ``centre_id``, reviewed into ``status``; ``audio`` and ``photos``: the bytes
+    of a recording and of photos, put in the media store beside the database. Its id."""
+    from kiosk.audio import recognise
+    from kiosk.stories import models
+    from sync.media import Store
+
+    database = Path(db.execute("PRAGMA database_list").fetchone()[2])
+    store = Store(database.parent / "media")
+    sound = None
+    if audio is not None:
+        kind = recognise(audio)
+        sound = {"sha": store.add_bytes(audio).sha, "kind": kind.kind, "bytes": len(audio),
+                 "seconds": 0}
+    shas = [store.add_bytes(p).sha for p in photos]
+    values = {"teller_name": "Mama Rosa", "village": "Urcuquí", "when": "1970s", "lang": "es",
+              "tags": "agua, minga", "body": "", "transcript": "Cuando éramos jóvenes.",
+              **fields, "title": title, "consent": consent}
+    by = {"id": "", "name": "Facilitadora"}
+    with received(db, centre_id):
+        story_id = models.save_story(db, centre_id=centre_id, fields=values, by=by, now=now,
+                                     audio=sound, photos=shas, reviewer=True)
+        action = {"approved": "approve", "returned": "return", "hidden": "hide"}.get(status)
+        if action:
+            models.review(db, centre_id=centre_id, story_id=story_id, action=action,
+                          note="" if action == "approve" else "Falta el año.", by=by, now=now)
     return story_id

@@ -151,3 +151,6 @@ def consent(installation, story_id, consent, by_name, yes):
     else:
         click.echo(_("\"%(title)s\": %(consent)s.", title=story["title"],
                      consent=models.consent_label(consent)))
+
+
+from . import cli_export  # noqa: E402,F401  (export and radio, on this group)
