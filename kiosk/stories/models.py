@@ -199,7 +199,8 @@ def save_story(db: Database, *, centre_id: str, fields: dict, by: dict, now: dt.
                photos: list[str] = (), reviewer: bool = False,
                new_story_id: str | None = None) -> str:
     """Make a story (``story_id`` None) or change one told here, in one transaction; returns
-    its id (``new_story_id`` when given for a new story: the id its form was shown with). ``fields``: title, teller_name, teller_id, village, when, lang, tags, body,
+    its id (``new_story_id`` when given for a new story: the id its form was shown with).
+    ``fields``: title, teller_name, teller_id, village, when, lang, tags, body,
     transcript, consent (a new story only: consent is changed by ``set_consent``).
     ``audio``: {"sha", "kind", "bytes", "seconds"} of a recording already in the media store
     (replacing any before). ``photos``: SHA-256s of photos already stored, added after those the
