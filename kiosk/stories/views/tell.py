@@ -202,6 +202,8 @@ def _check_and_save(story: dict | None, form: dict) -> tuple[dict, str | None, b
                                                             models.MAX_PHOTOS)))
     errors = {**models.validate(fields, this_year=utcnow().year, has_media=has_media)[1],
               **errors}
+    if not form["title"].strip():
+        errors["title"] = [_("Give the story a title.")]
     if sound:
         kept = _keep_recording(form["form_id"], sound)
         if errors:
