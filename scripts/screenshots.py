@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = {p["role"]: p for p in reversed(json.loads(
     (ROOT / "content" / "demo" / "accounts.json").read_text("utf-8")))}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 # a microphone (a beep) for the story recorder, with no permission prompt
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def serve(data_dir: Path, role: str, env: dict, join: tuple[str, str] | None = None
@@ -362,7 +364,7 @@ def story_rows(node_dir: Path) -> None:
         db.close()
 
 
-def story_pages(page, node: str, snap) -> None:
+def story_browse_pages(page, node: str, snap) -> None:
     """The facilitator's stories: browsing (and a PLAY pressed), a search without accents, a
     village, a story's page, the review queue and a send-back without its note."""
     page.goto(f"{node}/stories")
@@ -399,6 +401,46 @@ def hub_story_pages(page, hub: str, snap) -> None:
     page.get_by_role("link", name=STORY_MARK).first.click()
     page.wait_for_load_state()
     snap("hub-story")
+
+
+def story_pages(page, node: str, snap) -> None:
+    """A villager tells a story: the form as it opens, recording (the level meter moving),
+    the recording to listen to and keep, the form sent without a title, her stories, the
+    story's form to change it, its consent and the question before withdrawing it."""
+    page.goto(f"{node}/stories/tell")
+    snap("story-tell-screen", full_page=False)
+    snap("story-tell")
+    box = page.locator("[data-recorder]")
+    box.locator("[data-act=record]").click()
+    page.wait_for_function("() => Number(document.querySelector('[data-meter]')"
+                           ".getAttribute('data-value')) > 5", timeout=10000)
+    page.wait_for_timeout(2500)
+    snap("story-recording-screen", full_page=False)
+    box.locator("[data-act=stop]").click()
+    box.locator("[data-act=keep]:visible, [data-act=record]:visible").wait_for()
+    snap("story-recorded-screen", full_page=False)
+    if box.locator("[data-act=keep]").is_visible():
+        box.locator("[data-act=keep]").click()
+        snap("story-kept-screen", full_page=False)
+    page.evaluate("document.querySelector('[data-story-form]').noValidate = true; "
+                  "document.querySelector('[data-story-form]').submit()")
+    page.wait_for_load_state()
+    snap("story-tell-errors")
+    page.fill("#title", "La minga del canal")
+    page.fill("#village", "Urcuquí")
+    page.fill("#when", "1970s")
+    page.locator("label.consent-choice").nth(1).click()
+    with page.expect_navigation():
+        page.locator(".tell-save button[type=submit]").click()
+    snap("story-mine")
+    page.locator(".mine-story a[href$='/edit']").first.click()
+    page.wait_for_load_state()
+    snap("story-edit")
+    page.goto(page.url.removesuffix("/edit") + "/consent")
+    snap("story-consent")
+    page.locator("form.withdraw button[type=submit]").click()
+    page.wait_for_load_state()
+    snap("story-withdraw-confirm")
 
 
 def class_pages(page, node: str, snap) -> None:
@@ -500,7 +542,8 @@ def big_class_pages(page, node: str, node_dir: Path, snap) -> None:
     snap("class-25-attendance-full")
 
 
-def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> list[Path]:
+def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path,
+          only: str | None = None) -> list[Path]:
     saved = []
 
     def choose(base):
@@ -512,6 +555,11 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
         page.screenshot(path=str(path), full_page=full_page)
         saved.append(path)
 
+    if only == "stories":
+        sign_in(page, node, "villager")
+        choose(node)
+        story_pages(page, node, snap)
+        return saved
     choose(node)
     for name, path in [("home", "/"), ("language", "/language"), ("signin", "/auth/signin"),
                        ("signin-letter-m", "/auth/signin?letter=M"),
@@ -549,6 +597,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     snap("forbidden")
     course_pages(page, node, snap)
     market_buyer_pages(page, node, snap)
+    story_pages(page, node, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()
     snap("signed-out")
@@ -596,7 +645,7 @@ def shots(page, node: str, hub: str, lang: str, out: Path, node_dir: Path) -> li
     story_rows(node_dir)
     subprocess.run([*command(), "--data-dir", str(node_dir), "sync", "now"], check=True,
                    env=environment(), capture_output=True)
-    story_pages(page, node, snap)
+    story_browse_pages(page, node, snap)
     sync_pages(page, node, node_dir, snap)
     page.locator("#signout-form button").click()
     page.wait_for_load_state()
@@ -699,6 +748,8 @@ def main() -> int:
     parser.add_argument("--lang", action="append", help="es, en, fr, qu_EC or ar (repeatable)")
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--height", type=int, default=700)
+    parser.add_argument("--only", choices=["stories"],
+                        help="only these pages (a villager telling a story)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -727,7 +778,8 @@ def main() -> int:
                 for lang in args.lang or ["es", "ar"]:
                     context = browser.new_context(
                         viewport={"width": args.width, "height": args.height})
-                    for path in shots(context.new_page(), node_url, hub_url, lang, out, node_dir):
+                    for path in shots(context.new_page(), node_url, hub_url, lang, out, node_dir,
+                                      args.only):
                         print(path)
                     context.close()
                 browser.close()

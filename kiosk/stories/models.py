@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import unicodedata
 import uuid
 
 from sqlite_utils import Database
 
 from sync.engine import Scope, SyncedTable
+from sync.engine.capture import REUSED_ID
 
 from ..data import fetch, iso, new_id, reading, writing
 from ..errors import NotFound, ValidationError
@@ -198,10 +200,10 @@ def save_story(db: Database, *, centre_id: str, fields: dict, by: dict, now: dt.
                photos: list[str] = (), reviewer: bool = False,
                new_story_id: str | None = None) -> str:
     """Make a story (``story_id`` None) or change one told here, in one transaction; returns
-    its id (for a new story ``new_story_id`` when given: a UUIDv5 of a natural key made here,
-    as the import and the demo make, so doing it twice finds the story already there).
-    ``fields``: title, teller_name, teller_id, village, when, lang, tags, body, transcript,
-    consent (a new story only: consent is changed by ``set_consent``).
+    its id (for a new story ``new_story_id`` when given: the id its form was shown with, or a
+    UUIDv5 of a natural key made here, as the import and the demo make, so doing it twice finds
+    the story already there). ``fields``: title, teller_name, teller_id, village, when, lang,
+    tags, body, transcript, consent (a new story only: consent is changed by ``set_consent``).
     ``audio``: {"sha", "kind", "bytes", "seconds"} of a recording already in the media store
     (replacing any before). ``photos``: SHA-256s of photos already stored, added after those the
     story has. ``by``: the account acting (id, name). A story changed by someone who does not
@@ -523,10 +525,28 @@ def can_see(story: dict, user: dict | None, *, centre_id: str, reviewer: bool,
     return can_change(story, user, centre_id=centre_id, reviewer=reviewer)
 
 
+# tell: a story told from the page is made once, however often its form is sent.
+
+
+def tell_story(db: Database, *, form_id: str, **story) -> str | None:
+    """Make the story of the form shown with ``form_id`` (which becomes the story's id);
+    None when that form was already sent (the story is there, or was made and withdrawn since:
+    its id stays deleted). ``story``: ``save_story``'s arguments for a new story."""
+    with writing(db):
+        if db.execute("SELECT 1 FROM stories WHERE id = ?", [form_id]).fetchone():
+            return None
+        try:
+            return save_story(db, new_story_id=form_id, **story)
+        except sqlite3.IntegrityError as e:
+            if REUSED_ID in str(e):  # property 4: a withdrawn story's id never comes back
+                return None
+            raise
+
+
 __all__ = ["CONSENTS", "SHARED_SCOPE", "STATUSES", "SYNCED_TABLES", "WITHDRAWN", "can_change",
            "can_see", "consent_label", "facets", "get_story", "list_stories", "mark_collected",
            "photos_of", "remove_photo", "review", "review_queue", "save_story", "set_consent",
-           "status_label", "summary_rows", "validate"]
+           "status_label", "summary_rows", "tell_story", "validate"]
 
 
 # cli+demo: ids made from a natural key, and whether a story's id was deleted (withdrawn).

@@ -208,7 +208,8 @@
       form.submit();
     };
 
-    ["pointerdown", "keydown", "wheel", "touchstart", "input"].forEach(function (name) {
+    // "kiosk:activity": a recording going on (recorder.js), though nobody touches the screen.
+    ["pointerdown", "keydown", "wheel", "touchstart", "input", "kiosk:activity"].forEach(function (name) {
       document.addEventListener(name, function () { lastActivity = Date.now(); },
         { capture: true, passive: true });
     });
