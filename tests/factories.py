@@ -178,6 +178,9 @@ def make_story(db, centre_id: str, *, by: dict, status: str = "approved", note: 
             models.review(db, centre_id=centre_id, story_id=story_id, action=action,
                           note=note or ("" if action == "approve" else "Falta el final"),
                           by=by, now=now)
+    return story_id
+
+
 # Stories: told at a centre (at the hub, one of a centre arrives as sync would bring it).
 
 
