@@ -35,6 +35,8 @@ from pathlib import Path
 
 from jinja2.filters import do_filesizeformat
 
+from sync.media import Store
+
 from . import config as config_module
 from .data import PRIVATE_DIR, PRIVATE_FILE, free_space, is_disk_full, open_db
 from .data import backup as copy_database
@@ -230,13 +232,20 @@ class _Written:
 
 
 def _write(data_dir: Path, part: Path, previous: Path | None, now) -> _Written:
+    # First the database, then the media: a row can only name a blob stored before it, and
+    # no blob is removed while the backup holds the store (``Store.keeping``: a sweep deletes
+    # the files rows stopped naming, a replaced photo), so every blob the copy names is still
+    # there to take.
+    with Store(data_dir / "media").keeping():
+        return _write_kept(data_dir, part, previous, now)
+
+
+def _write_kept(data_dir: Path, part: Path, previous: Path | None, now) -> _Written:
     part.mkdir(mode=PRIVATE_DIR)
     result = BackupReport(part)
     files = {}
     source = open_db(data_dir / config_module.DATABASE_FILE)
     try:
-        # First the database, then the media: a row can only name a blob stored before it, and
-        # blobs are never removed, so every blob the copy names is still there to take.
         copy_database(source, part / config_module.DATABASE_FILE)
         offset_ms = _offset_ms(source)
     finally:

@@ -15,6 +15,8 @@ The store::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -229,6 +231,28 @@ class Store:
         except FileNotFoundError:
             return None
 
+    @contextlib.contextmanager
+    def keeping(self):
+        """While held, no sweep deletes a blob (a backup copying the blobs its copy of the
+        database names): an OS lock on ``media/.keep``, shared, freed by the OS if the
+        process dies. A sweep meanwhile deletes nothing; the next one does."""
+        with self._keep_lock(fcntl.LOCK_SH) as held:
+            yield held
+
+    @contextlib.contextmanager
+    def _keep_lock(self, mode: int):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".keep", "a") as lock:
+            try:
+                fcntl.flock(lock, mode)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def remove(self, sha: str) -> bool:
         """Delete blob ``sha``, what arrived of it, and the thumbnails made from it here
         (``thumbs/<size>/ab/<sha>.jpg``); whether the blob itself was here."""
@@ -328,9 +352,17 @@ def sweep(db, tables, store: Store, *, before_ms: int | None = None) -> list[str
     row name it again, it is offered again). At the hub only those every registered centre that
     is not revoked has pulled the change of (its cursor is past the sequence number noted), or
     noted before ``before_ms`` (the purge horizon). Runs in one write transaction, so no row
-    can come to name a blob between the look and the delete."""
+    can come to name a blob between the look and the delete; and not at all while a backup
+    holds ``Store.keeping``."""
     if not db.execute("SELECT 1 FROM _sync_media_orphans LIMIT 1").fetchone():
         return []  # the common case: one read of an empty table
+    with store._keep_lock(fcntl.LOCK_EX | fcntl.LOCK_NB) as free:
+        if not free:
+            return []  # a backup is copying the blobs: they stay noted for the next sweep
+        return _sweep(db, tables, store, before_ms)
+
+
+def _sweep(db, tables, store: Store, before_ms: int | None) -> list[str]:
     with immediate(db):
         role, seq = db.execute("SELECT role, seq FROM _sync_state WHERE id = 1").fetchone()
         # The change that un-named these is committed: every sequence number it took is here.

@@ -19,7 +19,7 @@ import pytest
 
 from kiosk import create_app
 from kiosk.data import get_db, open_db, utcnow
-from kiosk.media import thumbnail
+from kiosk.media import sweep, thumbnail
 from kiosk.stories import models
 from kiosk.syncing import run_sync
 from sync.media import Store
@@ -324,6 +324,27 @@ def test_a_photo_two_stories_share_is_kept_until_neither_names_it(app):
                            by=TELLER, now=utcnow())
     assert not store.has(photo)
     assert thumbs(Path(app.config["DATA_DIR"]), photo) == []
+
+
+def test_no_blob_leaves_while_a_backup_copies_them_and_the_next_sweep_takes_it(app):
+    """A backup copies the database, then the blobs it names: a photo un-named in between
+    must still be there to copy (``Store.keeping``)."""
+    store = Store(Path(app.config["DATA_DIR"]) / "media")
+    centre = app.config["CENTRE_ID"]
+    photo = store.add_bytes(jpeg((90, 90, 200))).sha
+    with app.app_context():
+        story = models.save_story(get_db(), centre_id=centre, by=TELLER, now=utcnow(),
+                                  photos=[photo], fields={"title": "La cosecha",
+                                                          "teller_name": "Rosa",
+                                                          "consent": "centre"})
+    with store.keeping():
+        with app.app_context():
+            models.set_consent(get_db(), centre_id=centre, story_id=story, consent="withdrawn",
+                               by=TELLER, now=utcnow())
+        assert store.has(photo), "the backup still copies it"
+    with app.app_context():
+        assert sweep(get_db()) == [photo]
+    assert not store.has(photo)
 
 
 def test_a_photo_replaced_or_stored_again_for_a_new_row(app):
