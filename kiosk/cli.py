@@ -143,6 +143,7 @@ def join(installation, hub_url, token):
 
 
 HUB_CONNECTIONS = 1000  # below the 1,024 descriptors select() can watch
+MAX_BODY = 96 * 1024 * 1024  # bytes of one request: the largest form (64 MiB) and room to spare
 
 
 @cli.command(help="Serve the kiosk with a production web server (waitress).")
@@ -165,8 +166,12 @@ def serve(installation, host, port):
         # trip per request on slow links); with waitress's default of 100, the 101st centre of
         # a province could not even connect until one finished.
         limit = HUB_CONNECTIONS if app.config["ROLE"] == "hub" else 100
+        # No page reads a body over 64 MiB (a story's form); waitress writes a body to a
+        # temporary file before the app sees it, so its own limit (1 GiB) let a 900 MB upload
+        # fill a centre's disk only to be refused.
         server = waitress.create_server(app, host=host, port=port, connection_limit=limit,
-                                        threads=app.config["THREADS"], ident="infocentre")
+                                        threads=app.config["THREADS"], ident="infocentre",
+                                        max_request_body_size=MAX_BODY)
     except OSError as e:
         raise CliError(_("Cannot listen on %(host)s:%(port)s: %(error)s", host=host, port=port,
                          error=e.strerror)) from e

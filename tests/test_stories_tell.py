@@ -336,7 +336,10 @@ def test_a_2gb_upload_is_refused_before_a_byte_of_it_is_read(app, db, rosa):
     assert rows(db) == (0, 0) and blobs(app) == 0
 
 
-def test_a_2gb_upload_to_the_real_server_is_answered_without_waiting_for_it(tmp_path):
+@pytest.mark.parametrize("size", [200 * 1024 ** 2, 2 * 1024 ** 3])
+def test_a_2gb_upload_to_the_real_server_is_answered_without_waiting_for_it(tmp_path, size):
+    """Refused from its Content-Length, before the server writes it to a temporary file (a
+    200 MB one too: it would fill a centre's disk before the app could refuse it)."""
     data_dir = tmp_path / "centre"
     infocentre(data_dir, "init", "--role", "node", "--name", "Centro")
     server = start_server(data_dir)
@@ -344,7 +347,7 @@ def test_a_2gb_upload_to_the_real_server_is_answered_without_waiting_for_it(tmp_
         host, port = server.url.rsplit("/", 1)[1].split(":")
         with socket.create_connection((host, int(port)), timeout=20) as s:
             s.sendall(b"POST /stories/tell HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/"
-                      b"form-data; boundary=b\r\nContent-Length: 2147483648\r\n\r\n")
+                      b"form-data; boundary=b\r\nContent-Length: %d\r\n\r\n" % size)
             s.sendall(bytes(64 * 1024))  # a little of it, then only waiting for the answer
             answer = s.recv(4096)
         assert answer.startswith(b"HTTP/1.1 413")
