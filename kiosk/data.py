@@ -263,6 +263,18 @@ def writing(db: Database):
         db._writes_open = depth
 
 
+def search_query(text: str) -> str | None:
+    """An FTS5 query (the areas' search indexes) matching every word typed, each as the start
+    of a word ("caf" finds "Café", "maiz" finds "maíz"); None when nothing searchable was
+    typed. Only letters and digits pass, at most ten words, so no query syntax is ever run."""
+    words = []
+    for word in unicodedata.normalize("NFC", text or "")[:200].split():
+        word = "".join(c for c in word if c.isalnum())
+        if word:
+            words.append('"' + word + '"*')
+    return " ".join(words[:10]) or None
+
+
 def fetch(db: Database, sql: str, params=()) -> list[dict]:
     """Rows of a read as dicts, in one statement.
 

@@ -212,6 +212,23 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+# Chromium's fake microphone (a beep a second), granted without a prompt; centre-pc is a
+# terminal's name for the centre (not localhost: no microphone there).
+MIC_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required",
+            "--host-resolver-rules=MAP centre-pc 127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def mic_browser(browser_type):
+    """Chromium with a fake microphone that needs no permission prompt."""
+    browser = browser_type.launch(executable_path="/usr/bin/chromium", args=MIC_ARGS)
+    yield browser
+    browser.close()
+
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1024, "height": 720}}

@@ -29,6 +29,18 @@ DEMO = {
 DEMO_PASSWORD = "region-demo-2026"
 
 
+def sign_in_page(page, base: str, role: str, lang: str) -> None:
+    """In a browser page: the demo person of ``role`` signs in with their PIN, then chooses
+    ``lang``."""
+    page.goto(f"{base}/auth/signin")
+    page.get_by_role("link", name=DEMO[role]).click()
+    page.fill("#pin", DEMO_PIN[role])
+    page.locator("#pin").press("Enter")
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/language")
+    page.click(f"button[value='{lang}']")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

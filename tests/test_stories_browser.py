@@ -8,14 +8,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .live import DEMO, DEMO_PIN, db_rows, start_demo_server
+from .live import db_rows, sign_in_page, start_demo_server
 
 pytestmark = pytest.mark.browser
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture(scope="module")
@@ -23,24 +18,6 @@ def node(tmp_path_factory):
     server = start_demo_server(tmp_path_factory.mktemp("stories-node"), courses=False)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def mic_browser(browser_type):
-    """Chromium with a fake microphone that needs no permission prompt."""
-    browser = browser_type.launch(executable_path="/usr/bin/chromium", args=ARGS)
-    yield browser
-    browser.close()
-
-
-def sign_in(page, base: str, role: str, lang: str) -> None:
-    page.goto(f"{base}/auth/signin")
-    page.get_by_role("link", name=DEMO[role]).click()
-    page.fill("#pin", DEMO_PIN[role])
-    page.locator("#pin").press("Enter")
-    page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/language")
-    page.click(f"button[value='{lang}']")
 
 
 def record(page, box) -> None:
@@ -72,7 +49,7 @@ def test_a_villager_records_a_story_alone_and_hears_it_in_her_list(mic_browser, 
     base = node.url
     context = mic_browser.new_context(viewport={"width": 1024, "height": 600})
     page = context.new_page()
-    sign_in(page, base, "villager", lang)
+    sign_in_page(page, base, "villager", lang)
     page.goto(f"{base}/stories/tell")
     expect(page.locator("html")).to_have_attribute("lang", lang.replace("_", "-"))
     box = page.locator("[data-recorder]")
@@ -122,12 +99,9 @@ def test_a_villager_records_a_story_alone_and_hears_it_in_her_list(mic_browser, 
 def test_without_a_microphone_the_form_still_takes_a_sound_file(mic_browser, node):
     port = node.url.rsplit(":", 1)[1]
     base = f"http://centre-pc:{port}"  # not localhost: the browser gives no microphone
-    browser = mic_browser.browser_type.launch(
-        executable_path="/usr/bin/chromium",
-        args=[*ARGS, "--host-resolver-rules=MAP centre-pc 127.0.0.1"])
-    context = browser.new_context(viewport={"width": 1024, "height": 600})
+    context = mic_browser.new_context(viewport={"width": 1024, "height": 600})
     page = context.new_page()
-    sign_in(page, base, "villager", "es")
+    sign_in_page(page, base, "villager", "es")
     page.goto(f"{base}/stories/tell")
     expect(page.locator("[data-insecure]")).to_be_visible()
     expect(page.locator("[data-recorder]")).to_be_hidden()
@@ -150,4 +124,3 @@ def test_without_a_microphone_the_form_still_takes_a_sound_file(mic_browser, nod
     expect(page.locator("[data-error-for=title]")).to_be_visible()
     expect(page).to_have_url(f"{base}/stories/tell")
     context.close()
-    browser.close()

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from kiosk.courses.packs import course_id, lesson_id, question_id
 
-from .live import DEMO, DEMO_PIN, db_rows, start_demo_server
+from .live import db_rows, sign_in_page, start_demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +21,6 @@ COMPUTER = course_id("using-a-computer")
 QUIZ = lesson_id("using-a-computer", "final-quiz")
 PARTS = lesson_id("using-a-computer", "parts")
 SECOND = question_id("using-a-computer", "open-icon")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        "--autoplay-policy=no-user-gesture-required",
-        "--host-resolver-rules=MAP centre-pc 127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -35,29 +30,11 @@ def node(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def mic_browser(browser_type):
-    """Chromium with a fake microphone that needs no permission prompt."""
-    browser = browser_type.launch(executable_path="/usr/bin/chromium", args=ARGS)
-    yield browser
-    browser.close()
-
-
-def sign_in(page, base: str, role: str, lang: str) -> None:
-    page.goto(f"{base}/auth/signin")
-    page.get_by_role("link", name=DEMO[role]).click()
-    page.fill("#pin", DEMO_PIN[role])
-    page.locator("#pin").press("Enter")
-    page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/language")
-    page.click(f"button[value='{lang}']")
-
-
 def test_a_facilitator_records_a_question_and_a_learner_listens(mic_browser, node):
     base = node.url
     context = mic_browser.new_context(viewport={"width": 1024, "height": 600})
     page = context.new_page()
-    sign_in(page, base, "facilitator", "es")
+    sign_in_page(page, base, "facilitator", "es")
     page.goto(f"{base}/courses/{COMPUTER}/quiz/{QUIZ}?again=1")
     page.locator("a.record-link").click()
     expect(page).to_have_url(f"{base}/courses/{COMPUTER}/lessons/{QUIZ}/voices")
@@ -97,7 +74,7 @@ def test_a_facilitator_records_a_question_and_a_learner_listens(mic_browser, nod
 
     context = mic_browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    sign_in(page, base, "villager", "es")
+    sign_in_page(page, base, "villager", "es")
     page.goto(f"{base}/courses/{COMPUTER}/quiz/{QUIZ}?again=1")
     expect(page.locator("a.record-link")).to_have_count(0)  # out of learners' sight
     # The first question has the demo's voices: listening to an answer does not choose it.
@@ -135,7 +112,7 @@ def test_a_terminal_on_the_network_is_told_to_record_at_the_main_computer(mic_br
     base = f"http://centre-pc:{port}"  # not localhost: no microphone for this page
     context = mic_browser.new_context(viewport={"width": 1024, "height": 600})
     page = context.new_page()
-    sign_in(page, base, "facilitator", "es")
+    sign_in_page(page, base, "facilitator", "es")
     page.goto(f"{base}/courses/{COMPUTER}/lessons/{PARTS}/voices")
     expect(page.locator("[data-insecure]")).to_be_visible()
     expect(page.locator("[data-recorder]").first).to_be_hidden()

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from sync.engine import OWNER, REGION, SyncedTable, owner_and
 
-from ..data import fetch, iso, new_id, reading, writing
+from ..data import fetch, iso, new_id, reading, search_query, writing
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 
@@ -471,17 +471,6 @@ def get_product(db: Database, product_id: str, langs: tuple[str, ...]) -> dict:
     product["photos"] = fetch(db, "SELECT id, photo FROM product_photos WHERE product_id = ? "
                                   "AND removed = 0 ORDER BY position", [product_id])
     return product
-
-
-def search_query(text: str) -> str | None:
-    """An FTS5 query matching every word typed, each as the start of a word ("caf" finds
-    "Café"); None when nothing searchable was typed."""
-    words = []
-    for word in unicodedata.normalize("NFC", text or "")[:200].split():
-        word = "".join(c for c in word if c.isalnum())
-        if word:
-            words.append('"' + word + '"*')
-    return " ".join(words[:10]) or None
 
 
 def catalogue(db: Database, *, langs: tuple[str, ...], category: str | None = None,

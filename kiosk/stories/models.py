@@ -25,7 +25,7 @@ from sqlite_utils import Database
 from sync.engine import Scope, SyncedTable
 from sync.engine.capture import REUSED_ID
 
-from ..data import fetch, iso, new_id, reading, writing
+from ..data import fetch, iso, new_id, reading, search_query, writing
 from ..errors import NotFound, ValidationError
 from ..i18n import LANGUAGES, _
 
@@ -382,17 +382,6 @@ def photos_of(db: Database, story_id: str | None) -> list[dict]:
         return []
     return fetch(db, "SELECT id, photo, position FROM story_photos WHERE story_id = ? AND "
                      "photo IS NOT NULL ORDER BY position, id", [story_id])
-
-
-def search_query(text: str) -> str | None:
-    """An FTS5 query matching every word typed, each as the start of a word ("maiz" finds
-    "maíz"); None when nothing searchable was typed."""
-    words = []
-    for word in unicodedata.normalize("NFC", text or "")[:200].split():
-        word = "".join(c for c in word if c.isalnum())
-        if word:
-            words.append('"' + word + '"*')
-    return " ".join(words[:10]) or None
 
 
 def list_stories(db: Database, *, status: str | tuple | None = None,
