@@ -432,3 +432,27 @@ def test_a_hub_answer_the_centre_cannot_read_changes_nothing_there(world):
         with pytest.raises(Malformed):
             process_reply(a.db, a.catalog, request, reply, wall_ms=wall_ms())
         assert a.db.execute("SELECT acked, cursor, inflight FROM _sync_state").fetchone() == before
+
+
+def test_a_whole_row_whose_column_versions_are_older_than_the_batch_still_travels(world):
+    """A row sent whole carries its columns' own versions; one older than every entry of the
+    batch (moved back when a fast clock was put right) was encoded as a negative difference,
+    and the hub refused the batch as malformed for ever (found by the stateful test)."""
+    from sync.engine.changes import Entry, decode, encode
+
+    a = nodes(world)[0]
+    a.db.execute("INSERT INTO notes (id, centre_id, title) VALUES ('n', ?, 'uno')", [a.node_id])
+    a.db.execute("UPDATE notes SET score = 3 WHERE id = 'n'")
+    tid = a.catalog.table_ids["notes"]
+    row_hlc = a.db.execute("SELECT hlc FROM _sync_clock WHERE tbl = ? AND pk = 'n' AND col = 0",
+                           [tid]).fetchone()[0]
+    a.db.execute("UPDATE _sync_clock SET hlc = ? WHERE tbl = ? AND pk = 'n' AND col > 0",
+                 [row_hlc - (1 << 20), tid])
+    node_idx, seq = a.db.execute("SELECT node, seq FROM _sync_clock WHERE tbl = ? AND pk = 'n' "
+                                 "AND col = 0", [tid]).fetchone()
+    changeset = encode(a.db, a.catalog, [Entry(tid, "n", 0, row_hlc, node_idx, seq)])
+    [change] = decode(json.loads(json.dumps(changeset)), a.catalog)
+    assert change.pk == "n"
+    world.sync(a)
+    assert "n" in world.hub.rows("notes")
+

@@ -287,3 +287,23 @@ def test_a_restored_hub_keeps_sequence_numbers_beyond_any_a_centre_was_given(wor
     reached = world.high_water
     world.restore_hub(backup)
     assert world.hub.db.execute("SELECT seq FROM _sync_state").fetchone()[0] > reached
+
+
+def test_a_centre_that_shows_a_serving_hub_it_was_restored_pulls_at_its_next_sync(world):
+    """The hub's file is put back while it serves; the first exchange after (here of a centre
+    that never synced) renews its epoch and hands no page. That centre is seen in the new
+    epoch: its next sync pulls. It was taken for a copy from before the restore, and synced
+    for nothing once more (found by the stateful test)."""
+    a, _b, c = nodes(world)
+    note(a, "old", "before the backup")
+    world.sync(a)
+    backup = world.hub.path.with_suffix(".backup")
+    clone_db(world.hub.path, backup)
+    note(a, "a-after", "sent after the backup")
+    world.sync(a)
+    source = sqlite3.connect(backup)
+    source.backup(world.hub.db.conn)  # while it serves: no start to check the high-water mark
+    source.close()
+    world.sync(c)  # shows the hub it is behind: a new epoch, and no page in that reply
+    world.sync(c)
+    assert {"old"} <= set(titles(c))

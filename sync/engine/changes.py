@@ -95,7 +95,6 @@ def encode(db: Database, catalog: Catalog, entries: list[Entry]) -> dict:
     """The changeset of ``entries``, with the current values of their rows."""
     nodes: dict[str, int] = {}  # node id -> its number on the wire
     wire: dict[int, int] = {}  # local node index -> its number on the wire
-    base = min((e.hlc for e in entries), default=0)
 
     def node(idx: int) -> int:
         number = wire.get(idx)
@@ -103,20 +102,30 @@ def encode(db: Database, catalog: Catalog, entries: list[Entry]) -> dict:
             number = wire[idx] = nodes.setdefault(catalog.node_id(idx), len(nodes))
         return number
 
-    blocks = []
     by_table: dict[int, list[Entry]] = {}
     for e in entries:
         by_table.setdefault(e.tbl, []).append(e)
+    read = []
     for tid, items in by_table.items():
         table = catalog.table_names[tid]
         columns = catalog.columns[table]
-        index = {name: i for i, name in enumerate(columns)}
         names = catalog.column_names[table]
         row_pks = [e.pk for e in items if e.col == ROW]
-        cell_entries = [e for e in items if e.col > 0 and names.get(e.col) in index]
+        cell_entries = [e for e in items if e.col > 0 and names.get(e.col) in columns]
         wanted = set(row_pks) | {e.pk for e in cell_entries}
-        current = _read_rows(db, table, columns, wanted)
-        overrides = _own_versions(db, tid, row_pks)
+        read.append((table, items, row_pks, cell_entries, _read_rows(db, table, columns, wanted),
+                     _own_versions(db, tid, row_pks)))
+    # Stamps travel as differences from the smallest: a whole row carries its columns' own
+    # versions, which may be older than every entry sent (one acknowledged long ago, or moved
+    # back when a fast clock was put right), so they count too.
+    base = min([e.hlc for e in entries] + [h for *_, overrides in read
+                                           for versions in overrides.values()
+                                           for _c, h, _n in versions], default=0)
+    blocks = []
+    for table, items, row_pks, cell_entries, current, overrides in read:
+        columns = catalog.columns[table]
+        index = {name: i for i, name in enumerate(columns)}
+        names = catalog.column_names[table]
         rows, cells, deletes = [], [], []
         for e in items:
             if e.col == TOMBSTONE:

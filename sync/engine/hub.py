@@ -66,7 +66,10 @@ def serve_exchange(db: Database, catalog: Catalog, request, *, node_id: str, now
             (req["cursor"] is not None and req["cursor"] > state["seq"])
             or req["acked"] > known_acked)
         if restored:
-            renew_epoch(db, max(high_water, req["cursor"] or 0))
+            renewed = renew_epoch(db, max(high_water, req["cursor"] or 0))
+            # This reply tells the copy the new epoch: it is seen in it, or its next exchange
+            # would count as a copy's from before the restore and get no page.
+            db.execute("UPDATE _sync_instances SET epoch = ? WHERE id = ?", [renewed, instance])
         elif req["cursor"] is not None and 0 < req["cursor"] < state["purged_seq"]:
             # A pull from inside the purged range would miss deletions for ever.
             raise ResyncRequired("This centre has not synced for longer than the hub keeps "
