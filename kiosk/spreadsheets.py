@@ -4,6 +4,7 @@ refused whole, each with its line and column. Imports ``kiosk.errors`` and ``kio
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,4 +58,34 @@ def separator(text: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
-__all__ = ["ImportRefused", "Problem", "decode", "separator"]
+def data_rows(reader, columns: list[str], problems: list[Problem], *, limit: int,
+              too_many: str) -> list[dict]:
+    """The lines after the header of ``reader`` (a csv.reader), as {column: cell} with the
+    line's number under ``_line``; cells of a column named "" (unknown) are left out. Blank
+    lines are skipped; a line with more cells than columns, or one the CSV module cannot read,
+    is added to ``problems``; more than ``limit`` rows is refused at once (``too_many``)."""
+    rows = []
+    last = 1
+    try:
+        for cells in reader:
+            line = last + 1
+            last = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) >= limit:
+                raise KioskError(too_many)
+            if len(cells) > len(columns):
+                problems.append(Problem(line, "", _(
+                    "This line has %(found)d cells but the first line names %(count)d columns.",
+                    found=len(cells), count=len(columns))))
+                continue
+            row = {c: v for c, v in zip(columns, cells) if c}
+            row["_line"] = line
+            rows.append(row)
+    except csv.Error as e:
+        problems.append(Problem(reader.line_num, "", _("The line cannot be read: %(error)s",
+                                                       error=e)))
+    return rows
+
+
+__all__ = ["ImportRefused", "Problem", "data_rows", "decode", "separator"]

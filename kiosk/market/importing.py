@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from ..data import fetch, writing
 from ..errors import KioskError, ValidationError
 from ..i18n import _
-from ..spreadsheets import ImportRefused, Problem, decode, separator
+from ..spreadsheets import ImportRefused, Problem, data_rows, decode, separator
 from . import models
 
 MAX_FILE = 10 * 1024 * 1024  # a spreadsheet of 5,000 products weighs about 1 MB
@@ -111,28 +111,9 @@ def read_rows(path: Path, *, languages: tuple[str, ...], default_language: str
         if key in seen_langs:
             problems.append(Problem(1, column, _("This column is there twice.")))
         seen_langs[key] = column
-    rows = []
-    last = 1
-    try:
-        for cells in reader:
-            line = last + 1
-            last = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise KioskError(_("%(path)s has more than %(count)d products: split it into "
-                                   "smaller files.", path=path.name, count=MAX_ROWS))
-            if len(cells) > len(columns):
-                problems.append(Problem(line, "", _(
-                    "This line has %(found)d cells but the first line names %(count)d columns.",
-                    found=len(cells), count=len(columns))))
-                continue
-            row = dict(zip(columns, cells))
-            row["_line"] = line
-            rows.append(row)
-    except csv.Error as e:
-        problems.append(Problem(reader.line_num, "", _("The line cannot be read: %(error)s",
-                                                       error=e)))
+    rows = data_rows(reader, columns, problems, limit=MAX_ROWS, too_many=_(
+        "%(path)s has more than %(count)d products: split it into smaller files.",
+        path=path.name, count=MAX_ROWS))
     return rows, texts, problems
 
 

@@ -25,7 +25,7 @@ from .. import audio as sounds
 from ..data import writing
 from ..errors import KioskError, ValidationError
 from ..i18n import LANGUAGES, _
-from ..spreadsheets import ImportRefused, Problem, decode, separator
+from ..spreadsheets import ImportRefused, Problem, data_rows, decode, separator
 from . import models
 
 MiB = 1024 * 1024
@@ -90,28 +90,9 @@ def read_rows(path: Path) -> tuple[list[dict], list[Problem]]:
     for needed in REQUIRED:
         if needed not in columns:
             problems.append(Problem(1, needed, _("The column is missing.")))
-    rows = []
-    last = 1
-    try:
-        for cells in reader:
-            line = last + 1
-            last = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise KioskError(_("%(path)s has more than %(count)d stories: split it into "
-                                   "smaller files.", path=path.name, count=MAX_ROWS))
-            if len(cells) > len(columns):
-                problems.append(Problem(line, "", _(
-                    "This line has %(found)d cells but the first line names %(count)d columns.",
-                    found=len(cells), count=len(columns))))
-                continue
-            row = {c: v for c, v in zip(columns, cells) if c}
-            row["_line"] = line
-            rows.append(row)
-    except csv.Error as e:
-        problems.append(Problem(reader.line_num, "", _("The line cannot be read: %(error)s",
-                                                       error=e)))
+    rows = data_rows(reader, columns, problems, limit=MAX_ROWS, too_many=_(
+        "%(path)s has more than %(count)d stories: split it into smaller files.",
+        path=path.name, count=MAX_ROWS))
     return rows, problems
 
 
